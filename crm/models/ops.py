@@ -1,0 +1,60 @@
+"""Operational records: notifications to staff and every webhook received."""
+
+from django.conf import settings
+from django.db import models
+
+from .leads import Lead
+
+
+class Notification(models.Model):
+    class Kind(models.TextChoices):
+        HOT_LEAD = "hot_lead", "Hot lead"
+        REPLY = "reply", "Reply"
+        PAYMENT = "payment", "Payment"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        SEND_FAILED = "send_failed", "Send failed"
+        NEEDS_HUMAN = "needs_human", "Needs a human"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    text = models.CharField(max_length=500)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class WebhookEvent(models.Model):
+    class Source(models.TextChoices):
+        TWILIO_SMS = "twilio_sms", "Twilio SMS"
+        TWILIO_STATUS = "twilio_status", "Twilio status"
+        TWILIO_VOICE = "twilio_voice", "Twilio voice"
+        STRIPE = "stripe", "Stripe"
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    event_id = models.CharField(max_length=100)
+    event_type = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="webhook_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.event_type} {self.event_id}"

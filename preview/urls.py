@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+app_name = "preview"
+urlpatterns = [
+    path("<str:token>/", views.preview_page, name="page"),
+]

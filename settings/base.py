@@ -1,0 +1,137 @@
+"""Settings shared by every environment. Values from the environment come from env.py."""
+
+from . import env as E
+from .q_cluster import build_q_cluster
+from .unfold import UNFOLD as UNFOLD
+
+BASE_DIR = E.BASE_DIR
+DEBUG = E.DEBUG
+SECRET_KEY = E.SECRET_KEY or "insecure-local-development-key-not-for-production-use-0123456789"
+ALLOWED_HOSTS = E.ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", "testserver"]
+CSRF_TRUSTED_ORIGINS = E.CSRF_TRUSTED_ORIGINS
+PUBLIC_BASE_URL = E.PUBLIC_BASE_URL
+
+INSTALLED_APPS = [
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "import_export",
+    "django_q",
+    "crm",
+    "preview",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crm.middleware.UserTimezoneMiddleware",
+]
+
+ROOT_URLCONF = "settings.urls"
+WSGI_APPLICATION = "settings.wsgi.application"
+AUTH_USER_MODEL = "crm.User"
+LOGIN_URL = "/admin/login/"
+# Unfold's login form drops ?next=, so land on the admin index.
+LOGIN_REDIRECT_URL = "/admin/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def build_databases(database_url: str, base_dir) -> dict:
+    """PostgreSQL when DATABASE_URL is set, else a SQLite file tuned for web + worker."""
+    if database_url:
+        db = E.env.db_url_config(database_url)
+        db["CONN_MAX_AGE"] = E.CONN_MAX_AGE
+        db["CONN_HEALTH_CHECKS"] = True
+        return {"default": db}
+    return {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": base_dir / "db.sqlite3",
+            "CONN_MAX_AGE": E.CONN_MAX_AGE,
+            "OPTIONS": {
+                # The worker writes beside the web server: WAL + busy timeout + IMMEDIATE
+                # transactions, or "database is locked" follows.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA busy_timeout=20000;"
+                ),
+            },
+        }
+    }
+
+
+DATABASES = build_databases(E.DATABASE_URL, BASE_DIR)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = E.TIME_ZONE
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = BASE_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+Q_CLUSTER = build_q_cluster(E.REDIS_URL, E.Q_WORKERS)
+
+# Provider credentials (empty -> offline backend).
+TWILIO_ACCOUNT_SID = E.TWILIO_ACCOUNT_SID
+TWILIO_AUTH_TOKEN = E.TWILIO_AUTH_TOKEN
+STRIPE_SECRET_KEY = E.STRIPE_SECRET_KEY
+STRIPE_WEBHOOK_SECRET = E.STRIPE_WEBHOOK_SECRET
+SERPAPI_API_KEY = E.SERPAPI_API_KEY
+SERPER_API_KEY = E.SERPER_API_KEY
+LLM_API_KEY = E.LLM_API_KEY
+LLM_BASE_URL = E.LLM_BASE_URL
+LLM_MODEL = E.LLM_MODEL
+
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}

@@ -1,0 +1,32 @@
+"""The ONLY module that reads the environment. Everything else imports from here."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+DATABASE_URL = env.str("DATABASE_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="")
+CONN_MAX_AGE = env.int("DJANGO_CONN_MAX_AGE", default=60)
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="America/New_York")
+Q_WORKERS = env.int("Q_WORKERS", default=2)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Provider credentials: empty means the offline backend is used.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+SERPAPI_API_KEY = env.str("SERPAPI_API_KEY", default="")
+SERPER_API_KEY = env.str("SERPER_API_KEY", default="")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")

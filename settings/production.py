@@ -1,0 +1,27 @@
+"""Production: every secret comes from the environment, with no default."""
+
+from . import env as E
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = E.env.str("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = E.env.list("DJANGO_ALLOWED_HOSTS")
+DATABASES = build_databases(E.env.str("DATABASE_URL"), BASE_DIR)  # noqa: F405
+Q_CLUSTER = build_q_cluster(E.env.str("REDIS_URL"), E.Q_WORKERS)  # noqa: F405
+PUBLIC_BASE_URL = E.env.str("PUBLIC_BASE_URL")
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = E.SECURE_SSL_REDIRECT
+SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
