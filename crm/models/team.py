@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from .base import CURRENCY_DEFAULT
 
@@ -30,24 +31,26 @@ class User(AbstractUser):
         verbose_name = "user"
         verbose_name_plural = "users"
 
+    @cached_property
+    def role(self) -> str:
+        """ADMIN or REP (from the groups, read once per instance), or "" for neither."""
+        if self.is_superuser:
+            return ROLE_ADMIN
+        names = set(self.groups.values_list("name", flat=True))
+        if ROLE_ADMIN in names:
+            return ROLE_ADMIN
+        if ROLE_REP in names:
+            return ROLE_REP
+        return ""
+
     @property
     def is_rep(self) -> bool:
-        """A rep sees only their own leads. Superusers and admins are never reps."""
-        if self.is_superuser:
-            return False
-        return self.groups.filter(name=ROLE_REP).exists() and not self.is_admin
+        """A rep sees only their own leads and what hangs off them."""
+        return self.role == ROLE_REP
 
     @property
     def is_admin(self) -> bool:
-        return self.is_superuser or self.groups.filter(name=ROLE_ADMIN).exists()
-
-    @property
-    def role(self) -> str:
-        if self.is_admin:
-            return ROLE_ADMIN
-        if self.groups.filter(name=ROLE_REP).exists():
-            return ROLE_REP
-        return ""
+        return self.role == ROLE_ADMIN
 
 
 class RepProfile(models.Model):
