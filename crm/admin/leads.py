@@ -1,0 +1,224 @@
+"""Leads, their timelines and the import batches they came from."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.html import format_html
+from import_export.admin import ExportMixin
+from unfold.contrib.filters.admin import (
+    ChoicesDropdownFilter,
+    RangeDateTimeFilter,
+    RelatedDropdownFilter,
+)
+from unfold.contrib.import_export.forms import ExportForm
+from unfold.decorators import action, display
+
+from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
+from crm.admin.paginator import EstimatedCountPaginator
+from crm.admin.resources import LeadExportResource
+from crm.models import ImportBatch, Lead, Message, TimelineEvent
+from crm.services.leads import lead_bulk_set_status
+
+STATUS_COLOURS = {
+    Lead.Status.NEW: "info",
+    Lead.Status.CONTACTED: "info",
+    Lead.Status.ENGAGED: "warning",
+    Lead.Status.REPLIED: "warning",
+    Lead.Status.NEGOTIATING: "warning",
+    Lead.Status.PAID: "success",
+    Lead.Status.LOST: "danger",
+}
+PRIORITY_COLOURS = {Lead.Priority.NORMAL: "info", Lead.Priority.WARM: "warning", Lead.Priority.HOT: "danger"}
+
+
+def log_bulk_change(request, queryset_or_objs, message: str) -> None:
+    """One admin-history entry per changed object, written in one query."""
+    objs = list(queryset_or_objs)
+    if objs:
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=objs,
+            action_flag=CHANGE,
+            change_message=message,
+        )
+
+
+class TimelineInline(ReadOnlyTabularInline):
+    model = TimelineEvent
+    fields = ["created_at", "kind", "actor", "data"]
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = "Timeline (newest first)"
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class MessageInline(ReadOnlyTabularInline):
+    model = Message
+    fields = ["created_at", "direction", "body", "status", "from_number", "to_number"]
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = "Messages (newest first)"
+
+
+@admin.register(Lead)
+class LeadAdmin(ExportMixin, CRMModelAdmin):
+    resource_classes = [LeadExportResource]
+    export_form_class = ExportForm
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_select_related = ["assigned_rep"]
+    list_display = [
+        "business_name",
+        "phone",
+        "location",
+        "show_status",
+        "show_priority",
+        "assigned_rep",
+        "engagement_score",
+        "created_at",
+    ]
+    list_filter = [
+        ("status", ChoicesDropdownFilter),
+        ("priority", ChoicesDropdownFilter),
+        ("assigned_rep", RelatedDropdownFilter),
+        ("enrichment_status", ChoicesDropdownFilter),
+        ("created_at", RangeDateTimeFilter),
+    ]
+    search_fields = ["business_name", "=phone", "email", "city"]
+    autocomplete_fields = ["assigned_rep"]
+    readonly_fields = [
+        "preview_link",
+        "time_zone",
+        "time_zone_source",
+        "enrichment_status",
+        "enrichment_error",
+        "enrichment_attempts",
+        "enriched_at",
+        "enrichment_data",
+        "first_line_source",
+        "first_line_facts",
+        "engagement_score",
+        "opted_out_at",
+        "number_flagged_at",
+        "hot_at",
+        "last_contacted_at",
+        "last_viewed_at",
+        "source_batch",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        ("Business", {"fields": [
+            "business_name", ("contact_first_name", "contact_last_name"), "phone", "email",
+            "website", "category",
+        ]}),
+        ("Address", {"fields": ["address", ("city", "state", "postcode"), "country",
+                                ("latitude", "longitude"), ("time_zone", "time_zone_source")]}),
+        ("Pipeline", {"fields": [
+            ("status", "priority"), "assigned_rep", "notes", "preview_link", "engagement_score",
+            ("hot_at", "last_contacted_at", "last_viewed_at"),
+        ]}),
+        ("Personalisation", {"fields": ["first_line", "first_line_source", "first_line_facts"]}),
+        ("Enrichment", {"classes": ["collapse"], "fields": [
+            "enrichment_status", "enrichment_attempts", "enriched_at", "enrichment_error",
+            "enrichment_data",
+        ]}),
+        ("Consent", {"classes": ["collapse"], "fields": [
+            "consent_source", "consent_at", "opted_out_at", "number_flagged_at",
+        ]}),
+        ("Record", {"classes": ["collapse"], "fields": ["source_batch", "created_at", "updated_at"]}),
+    ]
+    inlines = [TimelineInline, MessageInline]
+    actions = ["mark_lost", "mark_negotiating"]
+
+    def get_list_filter(self, request):
+        if request.user.is_rep:
+            # A rep's list holds only their own leads; the rep filter would list colleagues.
+            return [f for f in self.list_filter if f[0] != "assigned_rep"]
+        return self.list_filter
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if request.user.is_rep:
+            fields += ["assigned_rep", "phone"]
+        return fields
+
+    def get_autocomplete_fields(self, request):
+        return [] if request.user.is_rep else super().get_autocomplete_fields(request)
+
+    @display(description="Location")
+    def location(self, obj: Lead) -> str:
+        return ", ".join(part for part in [obj.city, obj.state] if part)
+
+    @display(description="Status", ordering="status", label=STATUS_COLOURS)
+    def show_status(self, obj: Lead) -> str:
+        return obj.status
+
+    @display(description="Priority", ordering="priority", label=PRIORITY_COLOURS)
+    def show_priority(self, obj: Lead) -> str:
+        return obj.priority
+
+    @display(description="Preview page")
+    def preview_link(self, obj: Lead) -> str:
+        if not obj.pk:
+            return "-"
+        url = reverse("preview:page", args=[obj.preview_token])
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    def _set_status(self, request, queryset: QuerySet, status: str) -> None:
+        changed = lead_bulk_set_status(leads=queryset, status=status, actor=request.user)
+        log_bulk_change(request, changed, f"Status set to {status}")
+        self.message_user(
+            request, f"{len(changed)} lead(s) marked {Lead.Status(status).label}.", messages.SUCCESS
+        )
+
+    @action(description="Mark selected leads as lost", permissions=["change"])
+    def mark_lost(self, request, queryset):
+        self._set_status(request, queryset, Lead.Status.LOST)
+
+    @action(description="Mark selected leads as negotiating", permissions=["change"])
+    def mark_negotiating(self, request, queryset):
+        self._set_status(request, queryset, Lead.Status.NEGOTIATING)
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdminMixin, CRMModelAdmin):
+    list_display = ["created_at", "lead", "kind", "actor"]
+    list_select_related = ["lead", "actor"]
+    list_filter = [("kind", ChoicesDropdownFilter), ("created_at", RangeDateTimeFilter)]
+    search_fields = ["lead__business_name", "=lead__phone"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(CRMModelAdmin):
+    list_display = [
+        "__str__", "uploaded_by", "show_status", "total_rows", "created_count", "updated_count",
+        "skipped_count", "duplicate_count", "error_count", "created_at",
+    ]
+    list_select_related = ["uploaded_by"]
+    list_filter = [("status", ChoicesDropdownFilter), ("created_at", RangeDateTimeFilter)]
+    search_fields = ["original_name", "uploaded_by__username"]
+    readonly_fields = [
+        "uploaded_by", "status", "total_rows", "processed_rows", "created_count", "updated_count",
+        "skipped_count", "duplicate_count", "error_count", "error_report", "options",
+        "consent_recorded_by", "consent_recorded_at", "created_at", "finished_at",
+    ]
+
+    @display(description="Status", ordering="status", label={
+        ImportBatch.Status.DONE: "success", ImportBatch.Status.FAILED: "danger",
+        ImportBatch.Status.RUNNING: "warning", ImportBatch.Status.REVERTED: "info",
+    })
+    def show_status(self, obj: ImportBatch) -> str:
+        return obj.status
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.uploaded_by = request.user
+        super().save_model(request, obj, form, change)
