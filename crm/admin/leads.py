@@ -168,7 +168,11 @@ class LeadAdmin(ExportMixin, CRMModelAdmin):
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
     def _set_status(self, request, queryset: QuerySet, status: str) -> None:
-        changed = lead_bulk_set_status(leads=queryset, status=status, actor=request.user)
+        # The changelist queryset LEFT JOINs assigned_rep (list_select_related); PostgreSQL
+        # refuses SELECT ... FOR UPDATE on the nullable side of an outer join.
+        changed = lead_bulk_set_status(
+            leads=queryset.select_related(None), status=status, actor=request.user
+        )
         log_bulk_change(request, changed, f"Status set to {status}")
         self.message_user(
             request, f"{len(changed)} lead(s) marked {Lead.Status(status).label}.", messages.SUCCESS
