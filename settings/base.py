@@ -127,7 +127,17 @@ LLM_API_KEY = E.LLM_API_KEY
 LLM_BASE_URL = E.LLM_BASE_URL
 LLM_MODEL = E.LLM_MODEL
 
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# Exports neutralise formulas themselves (crm.admin.resources), more thoroughly than
+# import-export's own option, which only strips a leading "=".
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+# import-export allows import and export to anyone by default; require the model permissions.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_MAX_UPLOAD_BYTES = E.IMPORT_MAX_UPLOAD_MB * 1024 * 1024
+IMPORT_BACKGROUND_ROWS = E.IMPORT_BACKGROUND_ROWS
+# Uploads up to the import limit are accepted by Django; the import reports oversize files.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

@@ -30,3 +30,6 @@ SERPER_API_KEY = env.str("SERPER_API_KEY", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
 LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+# Lead import: upload size limit and the row count above which imports run in the worker.
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
+IMPORT_BACKGROUND_ROWS = env.int("IMPORT_BACKGROUND_ROWS", default=2000)

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
+from import_export.formats import base_formats
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateTimeFilter,
@@ -15,9 +16,10 @@ from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action, display
 
 from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
+from crm.admin.imports import LeadImportMixin
 from crm.admin.paginator import EstimatedCountPaginator
 from crm.admin.resources import LeadExportResource
-from crm.models import ImportBatch, Lead, Message, TimelineEvent
+from crm.models import Lead, Message, TimelineEvent
 from crm.services.leads import lead_bulk_set_status
 
 STATUS_COLOURS = {
@@ -63,9 +65,10 @@ class MessageInline(ReadOnlyTabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(ExportMixin, CRMModelAdmin):
+class LeadAdmin(LeadImportMixin, ExportMixin, CRMModelAdmin):
     resource_classes = [LeadExportResource]
     export_form_class = ExportForm
+    export_formats = [base_formats.CSV, base_formats.XLSX]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_select_related = ["assigned_rep"]
@@ -198,31 +201,3 @@ class TimelineEventAdmin(ReadOnlyAdminMixin, CRMModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
-
-
-@admin.register(ImportBatch)
-class ImportBatchAdmin(CRMModelAdmin):
-    list_display = [
-        "__str__", "uploaded_by", "show_status", "total_rows", "created_count", "updated_count",
-        "skipped_count", "duplicate_count", "error_count", "created_at",
-    ]
-    list_select_related = ["uploaded_by"]
-    list_filter = [("status", ChoicesDropdownFilter), ("created_at", RangeDateTimeFilter)]
-    search_fields = ["original_name", "uploaded_by__username"]
-    readonly_fields = [
-        "uploaded_by", "status", "total_rows", "processed_rows", "created_count", "updated_count",
-        "skipped_count", "duplicate_count", "error_count", "error_report", "options",
-        "consent_recorded_by", "consent_recorded_at", "created_at", "finished_at",
-    ]
-
-    @display(description="Status", ordering="status", label={
-        ImportBatch.Status.DONE: "success", ImportBatch.Status.FAILED: "danger",
-        ImportBatch.Status.RUNNING: "warning", ImportBatch.Status.REVERTED: "info",
-    })
-    def show_status(self, obj: ImportBatch) -> str:
-        return obj.status
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.uploaded_by = request.user
-        super().save_model(request, obj, form, change)

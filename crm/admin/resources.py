@@ -1,11 +1,32 @@
-"""import-export resources. Formula escaping on export is on in settings."""
+"""import-export resources, with spreadsheet formula injection neutralised on export."""
+
+import re
 
 from import_export import fields, resources
 
 from crm.models import Lead
 
 
-class LeadExportResource(resources.ModelResource):
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def neutralise_formula(value):
+    """Prefix a quote to text a spreadsheet would run as a formula (OWASP CSV injection).
+
+    A bare E.164 phone number is left alone: it cannot be a formula.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not E164.match(value):
+        return "'" + value
+    return value
+
+
+class FormulaSafeResource(resources.ModelResource):
+    def export_field(self, field, instance, **kwargs):
+        return neutralise_formula(super().export_field(field, instance, **kwargs))
+
+
+class LeadExportResource(FormulaSafeResource):
     assigned_rep = fields.Field(attribute="assigned_rep__username", column_name="assigned_rep")
 
     class Meta:

@@ -15,7 +15,8 @@ def new_preview_token() -> str:
 class ImportBatch(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
-        PREVIEWED = "previewed", "Previewed (dry run)"
+        CHECKING = "checking", "Checking rows (dry run)"
+        PREVIEWED = "previewed", "Previewed: waiting for confirmation"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
@@ -37,6 +38,10 @@ class ImportBatch(models.Model):
     duplicate_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     error_report = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="Dry-run samples, notes and the column mapping."
+    )
+    error_message = models.TextField(blank=True)
     consent_source = models.CharField(max_length=200, blank=True)
     consent_wording = models.TextField(blank=True)
     consent_recorded_by = models.ForeignKey(

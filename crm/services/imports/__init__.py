@@ -1,0 +1,1 @@
+"""Lead import: reading files, matching columns, validating rows, planning and writing."""

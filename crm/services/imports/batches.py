@@ -1,0 +1,183 @@
+"""The import workflow: upload -> dry run -> confirm -> run (inline or in the worker) -> undo."""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from crm.models import CompanySettings, ImportBatch, Lead, Message, TimelineEvent
+from crm.services.imports.execute import batch_record_result, import_execute
+from crm.services.imports.headers import map_columns
+from crm.services.imports.plan import DuplicateMode, ImportPlan, import_plan
+from crm.services.imports.reading import ImportFileError, ParsedFile, read_table
+
+
+class ImportStateError(Exception):
+    """The batch is not in a state that allows this step (e.g. confirmed twice)."""
+
+
+def import_file_read(*, data: bytes, filename: str) -> ParsedFile:
+    """Read and check the file's shape (format, encoding, required columns) or raise ImportFileError."""
+    parsed = read_table(data=data, filename=filename, max_bytes=settings.IMPORT_MAX_UPLOAD_BYTES)
+    map_columns(parsed.headers)
+    return parsed
+
+
+def _region() -> str:
+    return CompanySettings.load().default_region or "US"
+
+
+def import_preview(*, data: bytes, filename: str, mode: str) -> ImportPlan:
+    """The dry run: what importing this file would do. Writes nothing."""
+    parsed = import_file_read(data=data, filename=filename)
+    return import_plan(parsed=parsed, mode=mode, region=_region())
+
+
+def import_batch_create(*, data: bytes, filename: str, actor, mode: str = DuplicateMode.SKIP,
+                        consent_source: str = "", consent_wording: str = "") -> ImportBatch:
+    """Check the file, store it on a new batch and run (or queue) its dry run.
+
+    Raises ImportFileError before anything is written when the file cannot be imported.
+    """
+    parsed = import_file_read(data=data, filename=filename)
+    if mode not in DuplicateMode.values:
+        raise ImportFileError(f"Unknown duplicate handling {mode!r}.")
+    now = timezone.now()
+    batch = ImportBatch(
+        original_name=filename[:255],
+        uploaded_by=actor,
+        options={"mode": mode},
+        status=ImportBatch.Status.CHECKING,
+        total_rows=len(parsed.rows),
+        consent_source=consent_source.strip(),
+        consent_wording=consent_wording.strip(),
+        consent_recorded_by=actor if consent_source.strip() else None,
+        consent_recorded_at=now if consent_source.strip() else None,
+    )
+    batch.file.save(filename or "leads.csv", ContentFile(data), save=False)
+    batch.save()
+    if len(parsed.rows) > settings.IMPORT_BACKGROUND_ROWS:
+        from crm.tasks.imports import enqueue_import_dry_run
+
+        transaction.on_commit(lambda: enqueue_import_dry_run(batch.pk))
+    else:
+        import_batch_dry_run(batch=batch, parsed=parsed)
+    return batch
+
+
+def _load_parsed(batch: ImportBatch) -> ParsedFile:
+    batch.file.open("rb")
+    try:
+        data = batch.file.read()
+    finally:
+        batch.file.close()
+    return import_file_read(data=data, filename=batch.original_name)
+
+
+def import_batch_dry_run(*, batch: ImportBatch, parsed: ParsedFile | None = None) -> ImportPlan | None:
+    """Plan the batch's file and store the would-be counts and samples. Writes no leads."""
+    try:
+        plan = import_plan(parsed=parsed or _load_parsed(batch), mode=batch.options.get("mode", "skip"),
+                           region=_region())
+    except ImportFileError as exc:
+        batch.status, batch.error_message, batch.finished_at = ImportBatch.Status.FAILED, str(exc), timezone.now()
+        batch.save(update_fields=["status", "error_message", "finished_at"])
+        return None
+    batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.PREVIEWED)
+    return plan
+
+
+def import_batch_confirm(*, batch_id: int, actor) -> ImportBatch:
+    """Start writing a previewed batch: inline when small, in the worker when big.
+
+    A batch can be confirmed once; a second confirm raises ImportStateError.
+    """
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+        if batch.status != ImportBatch.Status.PREVIEWED:
+            raise ImportStateError(f"This import is {batch.get_status_display().lower()}; it cannot be confirmed.")
+        batch.status, batch.processed_rows = ImportBatch.Status.RUNNING, 0
+        batch.save(update_fields=["status", "processed_rows"])
+    if batch.total_rows > settings.IMPORT_BACKGROUND_ROWS:
+        from crm.tasks.imports import enqueue_import_run
+
+        enqueue_import_run(batch.pk, actor.pk if actor else None)
+    else:
+        import_batch_run(batch_id=batch.pk, actor=actor)
+    batch.refresh_from_db()
+    return batch
+
+
+def import_batch_run(*, batch_id: int, actor) -> ImportBatch:
+    """Re-plan the stored file against today's database and write it, recording progress."""
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if batch.status != ImportBatch.Status.RUNNING:
+        return batch  # already finished (a retried task must not import twice)
+    try:
+        plan = import_plan(parsed=_load_parsed(batch), mode=batch.options.get("mode", "skip"), region=_region())
+    except ImportFileError as exc:
+        batch.status, batch.error_message, batch.finished_at = ImportBatch.Status.FAILED, str(exc), timezone.now()
+        batch.save(update_fields=["status", "error_message", "finished_at"])
+        return batch
+    ImportBatch.objects.filter(pk=batch.pk).update(total_rows=len(plan.rows))
+    created_ids = import_execute(
+        plan=plan, batch=batch, actor=actor,
+        on_progress=lambda done: ImportBatch.objects.filter(pk=batch.pk).update(processed_rows=done),
+    )
+    batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.DONE)
+    if created_ids:
+        from crm.tasks.pipeline import enqueue_enrichment
+
+        transaction.on_commit(lambda: enqueue_enrichment(created_ids))
+    return batch
+
+
+@dataclass
+class RevertResult:
+    deleted: int = 0
+    kept: list[dict] = field(default_factory=list)
+
+
+ACTIVITY_KINDS = [TimelineEvent.Kind.MESSAGE_OUT, TimelineEvent.Kind.MESSAGE_IN, TimelineEvent.Kind.PAYMENT,
+                  TimelineEvent.Kind.CALL, TimelineEvent.Kind.CHECKOUT_SENT]
+
+
+@transaction.atomic
+def import_batch_revert(*, batch: ImportBatch, actor) -> RevertResult:
+    """Undo a finished import: delete the leads it created that have had no activity since.
+
+    A lead is kept (and reported with the reason) when a text was sent to or received
+    from it, it was called, or it became a client or paid.
+    """
+    if batch.status != ImportBatch.Status.DONE:
+        raise ImportStateError(f"Only finished imports can be undone; this one is {batch.get_status_display().lower()}.")
+    leads = Lead.objects.filter(source_batch=batch).annotate(
+        has_message=Exists(Message.objects.filter(lead=OuterRef("pk"))),
+        has_activity=Exists(TimelineEvent.objects.filter(lead=OuterRef("pk"), kind__in=ACTIVITY_KINDS)),
+    ).select_related("client")
+    result = RevertResult()
+    deletable = []
+    for lead in leads.iterator(chunk_size=2000):
+        reason = ""
+        if lead.status == Lead.Status.PAID or hasattr(lead, "client"):
+            reason = "paid / became a client"
+        elif lead.has_message:
+            reason = "has text messages"
+        elif lead.has_activity:
+            reason = "has calls or other activity"
+        if reason:
+            result.kept.append({"lead": lead.pk, "business_name": lead.business_name, "reason": reason})
+        else:
+            deletable.append(lead.pk)
+    for start in range(0, len(deletable), 2000):
+        Lead.objects.filter(pk__in=deletable[start:start + 2000]).delete()
+    result.deleted = len(deletable)
+    batch.status = ImportBatch.Status.REVERTED
+    batch.summary = {**batch.summary, "revert": {"deleted": result.deleted, "kept": result.kept[:500],
+                                                 "kept_count": len(result.kept), "by": actor.pk if actor else None,
+                                                 "at": timezone.now().isoformat()}}
+    batch.save(update_fields=["status", "summary"])
+    return result
