@@ -37,8 +37,11 @@ def import_preview(*, data: bytes, filename: str, mode: str) -> ImportPlan:
 
 
 def import_batch_create(*, data: bytes, filename: str, actor, mode: str = DuplicateMode.SKIP,
-                        consent_source: str = "", consent_wording: str = "") -> ImportBatch:
+                        consent_source: str = "", consent_wording: str = "",
+                        inline: bool = False) -> ImportBatch:
     """Check the file, store it on a new batch and run (or queue) its dry run.
+
+    Big files are planned in the worker unless `inline` (the command line waits anyway).
 
     Raises ImportFileError before anything is written when the file cannot be imported.
     """
@@ -59,7 +62,7 @@ def import_batch_create(*, data: bytes, filename: str, actor, mode: str = Duplic
     )
     batch.file.save(filename or "leads.csv", ContentFile(data), save=False)
     batch.save()
-    if len(parsed.rows) > settings.IMPORT_BACKGROUND_ROWS:
+    if len(parsed.rows) > settings.IMPORT_BACKGROUND_ROWS and not inline:
         from crm.tasks.imports import enqueue_import_dry_run
 
         transaction.on_commit(lambda: enqueue_import_dry_run(batch.pk))
