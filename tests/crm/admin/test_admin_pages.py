@@ -6,7 +6,6 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
-from django.forms import MultiWidget
 from django.urls import reverse
 from django.utils import timezone
 from django_q.conf import Conf
@@ -15,12 +14,15 @@ from django_q.signing import SignedPackage
 
 from crm import models as m
 from tests import factories as f
+from tests.crm.admin import admin_url, changeform_post_data
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
-# Admins that forbid "add" (system-written records and the settings singleton).
+# Admins that forbid "add": system-written records, the settings singleton, and import
+# batches (an import starts from the Leads list's Import page).
 ADD_FORBIDDEN = {
     m.CompanySettings,
+    m.ImportBatch,
     m.Message,
     m.TimelineEvent,
     m.PreviewEvent,
@@ -90,10 +92,6 @@ def _make_one(model, admin_user):
     return makers[model]()
 
 
-def _url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
 def test_admin_forbids_add_exactly_where_expected():
     forbidden = {model for model in REGISTERED if not _admin_allows_add(model)}
     assert forbidden == ADD_FORBIDDEN
@@ -119,23 +117,23 @@ def _admin_allows_add(model) -> bool:
 def test_every_admin_page_opens_for_an_admin(admin_client, admin_user, model):
     obj = _make_one(model, admin_user)
 
-    changelist = admin_client.get(_url(model, "changelist"))
+    changelist = admin_client.get(admin_url(model, "changelist"))
     if model is m.CompanySettings:
         # The singleton's list goes straight to its one edit page.
         assert changelist.status_code == 302
-        assert changelist["Location"] == _url(model, "change", obj.pk)
+        assert changelist["Location"] == admin_url(model, "change", obj.pk)
     else:
         assert changelist.status_code == 200
         assert obj.pk in [row.pk for row in changelist.context["cl"].result_list]
 
-    add = admin_client.get(_url(model, "add"))
+    add = admin_client.get(admin_url(model, "add"))
     assert add.status_code == (403 if model in ADD_FORBIDDEN else 200)
 
-    change = admin_client.get(_url(model, "change", obj.pk))
+    change = admin_client.get(admin_url(model, "change", obj.pk))
     assert change.status_code == 200
     assert change.context["original"].pk == obj.pk
 
-    history = admin_client.get(_url(model, "history", obj.pk))
+    history = admin_client.get(admin_url(model, "history", obj.pk))
     assert history.status_code == 200
 
 
@@ -154,40 +152,11 @@ def test_anonymous_is_sent_to_login():
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def changeform_post_data(response) -> dict:
-    """The POST body the change form would send unchanged: main form + every inline."""
-    data = {}
-
-    def add_form(form):
-        for name, field in form.fields.items():
-            value = form[name].value()
-            key = form.add_prefix(name)
-            if isinstance(field.widget, MultiWidget):
-                parts = value if isinstance(value, list | tuple) else field.widget.decompress(value)
-                for index, part in enumerate(parts):
-                    if part not in (None, ""):
-                        data[f"{key}_{index}"] = part
-            elif value is None or value is False:
-                continue
-            elif value is True:
-                data[key] = "on"
-            else:
-                data[key] = value
-
-    add_form(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        add_form(formset.management_form)
-        for form in formset.forms:
-            add_form(form)
-    return data
-
-
 def test_admin_change_of_a_lead_is_logged(admin_client, admin_user):
     lead = f.LeadFactory(business_name="Old Name", assigned_rep=f.RepUserFactory())
     f.TimelineEventFactory(lead=lead)
     f.MessageFactory(lead=lead)
-    url = _url(m.Lead, "change", lead.pk)
+    url = admin_url(m.Lead, "change", lead.pk)
 
     data = changeform_post_data(admin_client.get(url))
     data.update(business_name="New Name", _save="Save")
@@ -200,7 +169,7 @@ def test_admin_change_of_a_lead_is_logged(admin_client, admin_user):
     assert entry.user_id == admin_user.pk
     assert entry.action_flag == CHANGE
     assert "Business name" in entry.get_change_message()
-    history = admin_client.get(_url(m.Lead, "history", lead.pk))
+    history = admin_client.get(admin_url(m.Lead, "history", lead.pk))
     assert "Business name" in history.content.decode()
 
 
@@ -210,7 +179,7 @@ def test_mark_lost_action_logs_each_lead_and_writes_timeline(admin_client, admin
     untouched = f.LeadFactory(assigned_rep=rep, status=m.Lead.Status.CONTACTED)
 
     response = admin_client.post(
-        _url(m.Lead, "changelist"),
+        admin_url(m.Lead, "changelist"),
         {"action": "mark_lost", "_selected_action": [lead.pk for lead in leads]},
     )
 
