@@ -58,7 +58,12 @@ def read_table(*, data: bytes, filename: str = "", max_bytes: int) -> ParsedFile
 
 def _decode(data: bytes) -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(
+                "The file says it is UTF-8 but is not: save it again as \"CSV UTF-8\"."
+            ) from exc
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), "utf-16"
@@ -68,7 +73,10 @@ def _decode(data: bytes) -> tuple[str, str]:
         # UTF-16 without a BOM: every other byte of ASCII text is NUL.
         sample = data[:4096]
         if sample[1::2].count(0) > len(sample) // 4:
-            return data.decode("utf-16-le", errors="strict"), "utf-16-le"
+            try:
+                return data.decode("utf-16-le", errors="strict"), "utf-16-le"
+            except UnicodeDecodeError:
+                pass  # NULs where UTF-16 text has them, yet not UTF-16 (e.g. a GIF): binary
         raise ImportFileError(
             "This does not look like a spreadsheet: it contains binary data. "
             "Upload a CSV, TSV or XLSX file."
