@@ -1,0 +1,133 @@
+"""The lead list stays cheap as the table grows: fixed query count, no full COUNT(*)."""
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm import models as m
+from crm.admin import paginator as paginator_module
+from crm.admin.paginator import EstimatedCountPaginator, estimated_count
+from tests import factories as f
+
+LEAD_LIST = reverse("admin:crm_lead_changelist")
+MAX_QUERIES = 12
+
+
+def _lead_list_queries(client) -> CaptureQueriesContext:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(LEAD_LIST)
+    assert response.status_code == 200
+    return ctx
+
+
+def _count_queries_over_leads(ctx) -> list[str]:
+    return [
+        q["sql"] for q in ctx.captured_queries
+        if "COUNT(" in q["sql"].upper() and re.search(r'\bFROM "crm_lead"', q["sql"])
+    ]
+
+
+def _assert_counts_are_capped(ctx) -> None:
+    """Every COUNT over crm_lead counts a LIMITed subquery, never the whole table."""
+    counts = _count_queries_over_leads(ctx)
+    assert counts, "the list counted nothing: the check below would be vacuous"
+    for sql in counts:
+        assert re.search(r"COUNT\(\*\).*FROM \(SELECT .* LIMIT \d+\) subquery", sql, re.S), sql
+
+
+def _grow(reps, total: int) -> None:
+    """Top the lead table up to `total` leads, spread over `reps` (None: unassigned)."""
+    for i in range(m.Lead.objects.count(), total):
+        f.LeadFactory(assigned_rep=reps[i % len(reps)])
+
+
+def test_lead_admin_never_shows_a_full_count():
+    lead_admin = admin.site._registry[m.Lead]
+    assert lead_admin.show_full_result_count is False
+    assert lead_admin.paginator is EstimatedCountPaginator
+
+
+@pytest.mark.parametrize("viewer", ["admin", "rep"])
+def test_lead_list_query_count_does_not_grow_with_rows(
+    admin_client, rep_client, rep_user, viewer, django_assert_max_num_queries
+):
+    client = admin_client if viewer == "admin" else rep_client
+    # Leads of several reps, so an N+1 on assigned_rep would show as extra queries.
+    reps = [rep_user] if viewer == "rep" else [rep_user, *f.RepUserFactory.create_batch(3), None]
+    _grow(reps, 5)
+    client.get(LEAD_LIST)  # warm per-process caches (content types, permissions)
+
+    small = _lead_list_queries(client)
+    _grow(reps, 60)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        large = _lead_list_queries(client)
+
+    assert len(small) == len(large), "\n".join(q["sql"] for q in large.captured_queries)
+    _assert_counts_are_capped(small)
+    _assert_counts_are_capped(large)
+
+
+def test_lead_list_pages_without_counting_the_table(admin_client, rep_user):
+    _grow([rep_user], 60)
+    response = admin_client.get(LEAD_LIST, {"p": 2})
+    cl = response.context["cl"]
+    assert cl.result_count == 60
+    assert len(cl.result_list) == 10  # list_per_page is 50
+    assert cl.full_result_count is None
+
+
+def test_paginator_counts_exactly_under_the_limit(db):
+    f.LeadFactory.create_batch(7)
+    paginator = EstimatedCountPaginator(m.Lead.objects.order_by("-id"), 5)
+    with CaptureQueriesContext(connection) as ctx:
+        assert paginator.count == 7
+    assert paginator.is_estimate is False
+    assert paginator.num_pages == 2
+    assert len(ctx) == 1
+    assert "LIMIT" in ctx.captured_queries[0]["sql"]
+
+
+def test_paginator_over_the_limit_uses_the_planner_estimate(db, monkeypatch):
+    monkeypatch.setattr(paginator_module, "EXACT_COUNT_LIMIT", 3)
+    f.LeadFactory.create_batch(10)
+    queryset = m.Lead.objects.order_by("-created_at", "-id")
+    paginator = EstimatedCountPaginator(queryset, 5)
+
+    with CaptureQueriesContext(connection) as ctx:
+        count = paginator.count
+
+    sql = [q["sql"] for q in ctx.captured_queries]
+    if connection.vendor != "postgresql":
+        # No planner estimate off PostgreSQL: the paginator falls back to an exact count.
+        assert estimated_count(queryset) is None
+        assert count == 10
+        assert paginator.is_estimate is False
+        return
+    estimate = estimated_count(queryset)
+    assert isinstance(estimate, int)
+    assert paginator.is_estimate is True
+    assert count == max(estimate, 4)  # never below the capped count (limit + 1)
+    assert any(s.startswith("EXPLAIN") for s in sql)
+    full_counts = [s for s in sql if "COUNT(" in s.upper() and "LIMIT" not in s]
+    assert not full_counts, full_counts
+
+
+def test_lead_list_over_the_limit_still_opens(admin_client, rep_client, rep_user, monkeypatch):
+    monkeypatch.setattr(paginator_module, "EXACT_COUNT_LIMIT", 3)
+    _grow([rep_user], 8)
+    for client in (admin_client, rep_client):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(LEAD_LIST)
+        assert response.status_code == 200
+        cl = response.context["cl"]
+        assert {lead.pk for lead in cl.result_list} == set(m.Lead.objects.values_list("pk", flat=True))
+        if connection.vendor == "postgresql":
+            assert cl.result_count >= 4
+            assert not [q["sql"] for q in ctx.captured_queries
+                        if "COUNT(" in q["sql"].upper() and "LIMIT" not in q["sql"]]
+        else:
+            assert cl.result_count == 8
