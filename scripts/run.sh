@@ -7,6 +7,15 @@ PORT="${PORT:-8000}"
 PY="${PY:-.venv/bin/python}"
 URL="http://127.0.0.1:${PORT}/admin/"
 
+port_answers() {
+  (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null
+}
+
+if port_answers; then
+  echo "Port ${PORT} is already in use. Stop what runs there, or: make run PORT=8765" >&2
+  exit 1
+fi
+
 # Job control gives each background job its own process group, so one signal reaches
 # runserver's autoreloader child and every qcluster process.
 set -m
@@ -25,8 +34,11 @@ stop_all() {
   echo
   echo "Stopping the web server and the worker..."
   local pid
-  # SIGINT is what Ctrl-C in a terminal would send each of them: both shut down cleanly on it.
-  for pid in "$web" "$worker"; do kill -INT -- "-$pid" 2>/dev/null || true; done
+  # runserver and its autoreloader child simply exit on TERM. qcluster's main process stops
+  # its sentinel and workers gracefully on TERM; they ignore SIGINT and die on a direct TERM,
+  # so only the main process is signalled.
+  kill -TERM -- "-$web" 2>/dev/null || true
+  kill -TERM "$worker" 2>/dev/null || true
   for _ in $(seq 1 75); do
     group_alive "$web" || group_alive "$worker" || return 0
     sleep 0.2
@@ -39,7 +51,7 @@ trap 'stop_all; exit 143' TERM
 trap 'stop_all' EXIT
 
 for _ in $(seq 1 120); do
-  (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null && break
+  port_answers && break
   group_alive "$web" || break
   sleep 0.5
 done
@@ -58,7 +70,7 @@ if group_alive "$web"; then
 BANNER
 fi
 
-# Whichever stops first (a crash, a port in use), the EXIT trap stops the other.
+# Whichever stops first (a crash, an error), the EXIT trap stops the other.
 status=0
 wait -n "$web" "$worker" || status=$?
 echo "A process exited (status ${status}); stopping the other." >&2
