@@ -131,3 +131,26 @@ def test_lead_list_over_the_limit_still_opens(admin_client, rep_client, rep_user
                         if "COUNT(" in q["sql"].upper() and "LIMIT" not in q["sql"]]
         else:
             assert cl.result_count == 8
+
+
+@pytest.mark.parametrize("viewer", ["admin", "rep"])
+def test_lead_export_query_count_does_not_grow_with_rows(admin_client, rep_client, rep_user, viewer):
+    client = admin_client if viewer == "admin" else rep_client
+    reps = [rep_user] if viewer == "rep" else [rep_user, *f.RepUserFactory.create_batch(3), None]
+    formats = admin.site._registry[m.Lead].get_export_formats()
+    csv_index = str(next(i for i, fmt in enumerate(formats) if fmt().get_title() == "csv"))
+
+    def export() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.post(reverse("admin:crm_lead_export"), {"format": csv_index, "resource": "0"})
+        assert response.status_code == 200
+        return len(ctx), response.content.decode().count("\n") - 1
+
+    _grow(reps, 5)
+    export()  # warm per-process caches
+    small_queries, small_rows = export()
+    _grow(reps, 60)
+    large_queries, large_rows = export()
+
+    assert (small_rows, large_rows) == (5, 60)
+    assert small_queries == large_queries
