@@ -6,6 +6,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_q.conf import Conf
@@ -113,8 +114,21 @@ def _admin_allows_add(model) -> bool:
     return model_admin.has_add_permission(Request())
 
 
+@pytest.fixture(params=["superuser", "admin_group_only"])
+def any_admin_client(request, admin_user, admin_client):
+    """The ADMIN role both ways it exists: a superuser, and plain staff in the ADMIN group."""
+    if request.param == "superuser":
+        return admin_client
+    group_admin = f.AdminUserFactory(is_superuser=False)
+    assert not group_admin.is_superuser and group_admin.is_admin
+    client = Client()
+    client.force_login(group_admin)
+    return client
+
+
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
-def test_every_admin_page_opens_for_an_admin(admin_client, admin_user, model):
+def test_every_admin_page_opens_for_an_admin(any_admin_client, admin_user, model):
+    admin_client = any_admin_client
     obj = _make_one(model, admin_user)
 
     changelist = admin_client.get(admin_url(model, "changelist"))
@@ -145,8 +159,6 @@ def test_admin_index_opens_for_admin_and_rep(admin_client, rep_client):
 
 
 def test_anonymous_is_sent_to_login():
-    from django.test import Client
-
     response = Client().get(reverse("admin:crm_lead_changelist"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
