@@ -20,15 +20,12 @@ Goal (issue): p50 <= 150 ms and queries <= 10 at 1,000,000 rows.
 
 import argparse
 import os
-import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "psql"}
 MAX_ROWS = 9_999_999  # phones are '+1555' plus 7 digits
 GOAL_P50_MS = 150
 GOAL_QUERIES = 10
@@ -54,65 +51,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-# --- the bench database (before Django is set up) -----------------------------------------
-
-
-def server_urls(database_url: str, db_name: str) -> tuple[str, str]:
-    """(URL of a database to run CREATE/DROP DATABASE from, URL of the bench database)."""
-    parts = urlsplit(database_url)
-    if parts.scheme not in POSTGRES_SCHEMES:
-        sys.exit(
-            "bench/changelist.py needs PostgreSQL: set DATABASE_URL, e.g.\n"
-            "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres "
-            ".venv/bin/python bench/changelist.py --rows 1000000\n"
-            f"(got {parts.scheme or 'nothing'!r}; the benchmark creates and uses its own "
-            f"database {db_name!r} on that server)"
-        )
-    named_db = parts.path.lstrip("/")
-    maintenance_db = "postgres" if named_db in ("", db_name) else named_db
-    maintenance = urlunsplit(("postgresql", parts.netloc, "/" + maintenance_db, parts.query, ""))
-    bench = urlunsplit(("postgres", parts.netloc, "/" + db_name, parts.query, ""))
-    return maintenance, bench
-
-
-def lead_count(bench_url: str) -> int | None:
-    """Leads in the bench database, or None when the table is not there yet."""
-    import psycopg
-
-    with psycopg.connect(bench_url.replace("postgres://", "postgresql://", 1)) as conn:
-        if conn.execute("SELECT to_regclass('crm_lead')").fetchone()[0] is None:
-            return None
-        return conn.execute("SELECT count(*) FROM crm_lead").fetchone()[0]
-
-
-def prepare_database(maintenance_url: str, bench_url: str, db_name: str, rows: int, fresh: bool) -> bool:
-    """Create the bench database if needed; True when its leads must be (re)loaded."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
-        if exists and not fresh:
-            count = lead_count(bench_url)
-            if count == rows:
-                print(f"Reusing database {db_name!r}: {count:,} leads already loaded.")
-                return False
-            print(f"Database {db_name!r} holds {count if count is not None else 'no'} leads, "
-                  f"not {rows:,}: rebuilding it.")
-        if exists:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(db_name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
-        print(f"Created database {db_name!r}.")
-    return True
-
-
-def drop_database(maintenance_url: str, db_name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
-    print(f"Dropped database {db_name!r}.")
+from benchdb import drop_database, percentile, prepare_database, server_urls  # noqa: E402
 
 
 # --- loading (Django is set up from here on) ----------------------------------------------
@@ -240,13 +179,6 @@ def check_response(name: str, username: str, response) -> None:
         sys.exit(f"{name}: the changelist shows no leads")
     if username == REP_USERNAMES[0] and REP_USERNAMES[1].encode() in response.content:
         sys.exit(f"{name}: a rep sees another rep's leads")
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(pct) - 1]
 
 
 def measure(requests: int, warmup: int) -> tuple[list[dict], dict[str, list[str]]]:

@@ -9,6 +9,22 @@ def chunked(ids: list[int], size: int = PIPELINE_CHUNK) -> list[list[int]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
+def enqueue_batch_enrichment(batch_id: int) -> None:
+    """One task for a whole import; the worker splits it into chunk tasks, so a 50,000-lead
+    import does not make the web request (or the command) write hundreds of queue rows."""
+    async_task("crm.tasks.pipeline.batch_enrichment_dispatch_task", batch_id, task_name=f"import-{batch_id}-enrich")
+
+
+def batch_enrichment_dispatch_task(batch_id: int) -> int:
+    from crm.models import Lead
+
+    ids = list(
+        Lead.objects.filter(source_batch_id=batch_id, enrichment_status=Lead.PipelineStatus.PENDING)
+        .order_by("pk").values_list("pk", flat=True)
+    )
+    return enqueue_enrichment(ids)
+
+
 def enqueue_enrichment(lead_ids: list[int]) -> int:
     """One enrichment task per chunk of leads. Returns the number of tasks queued."""
     chunks = chunked(sorted(set(lead_ids)))

@@ -52,15 +52,13 @@ class Command(BaseCommand):
                 return
             batch = import_batch_create(data=data, filename=path.name, actor=actor, mode=mode,
                                         consent_source=options["consent_source"],
-                                        consent_wording=options["consent_wording"], inline=True)
+                                        consent_wording=options["consent_wording"], dry_run=False)
         except ImportFileError as exc:
             raise CommandError(str(exc)) from exc
+        # The command line waits for the result, whatever the size.
+        batch = import_batch_run(batch_id=batch.pk, actor=actor)
         if batch.status == ImportBatch.Status.FAILED:
             raise CommandError(batch.error_message)
-        # The command line waits for the result, whatever the size.
-        ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PREVIEWED).update(
-            status=ImportBatch.Status.RUNNING)
-        batch = import_batch_run(batch_id=batch.pk, actor=actor)
         self.stdout.write(self._line(batch.created_count, batch.updated_count, batch.skipped_count,
                                      batch.duplicate_count, batch.error_count))
 

@@ -38,10 +38,12 @@ def import_preview(*, data: bytes, filename: str, mode: str) -> ImportPlan:
 
 def import_batch_create(*, data: bytes, filename: str, actor, mode: str = DuplicateMode.SKIP,
                         consent_source: str = "", consent_wording: str = "",
-                        inline: bool = False) -> ImportBatch:
+                        inline: bool = False, dry_run: bool = True) -> ImportBatch:
     """Check the file, store it on a new batch and run (or queue) its dry run.
 
     Big files are planned in the worker unless `inline` (the command line waits anyway).
+    With dry_run=False the batch goes straight to RUNNING, for import_batch_run to write
+    (the command line plans once, at write time).
 
     Raises ImportFileError before anything is written when the file cannot be imported.
     """
@@ -61,6 +63,10 @@ def import_batch_create(*, data: bytes, filename: str, actor, mode: str = Duplic
         consent_recorded_at=now if consent_source.strip() else None,
     )
     batch.file.save(filename or "leads.csv", ContentFile(data), save=False)
+    if not dry_run:
+        batch.status = ImportBatch.Status.RUNNING
+        batch.save()
+        return batch
     batch.save()
     if len(parsed.rows) > settings.IMPORT_BACKGROUND_ROWS and not inline:
         from crm.tasks.imports import enqueue_import_dry_run
@@ -132,9 +138,9 @@ def import_batch_run(*, batch_id: int, actor) -> ImportBatch:
     )
     batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.DONE)
     if created_ids:
-        from crm.tasks.pipeline import enqueue_enrichment
+        from crm.tasks.pipeline import enqueue_batch_enrichment
 
-        transaction.on_commit(lambda: enqueue_enrichment(created_ids))
+        transaction.on_commit(lambda: enqueue_batch_enrichment(batch.pk))
     return batch
 
 

@@ -3,7 +3,8 @@
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
 from crm.models import Lead
 from crm.services.imports.headers import ColumnMap, map_columns
@@ -80,7 +81,13 @@ def _existing_by_phone(phones: list[str], mode: str) -> dict[str, dict]:
     wanted = ("id", "phone") + (UPDATABLE_FIELDS if mode != DuplicateMode.SKIP else ())
     for start in range(0, len(phones), LOOKUP_CHUNK):
         chunk = phones[start:start + LOOKUP_CHUNK]
-        for values in Lead.objects.filter(phone__in=chunk).values(*wanted):
+        if connection.vendor == "postgresql":
+            # One array parameter instead of 5,000 placeholders: the driver's query
+            # rewriting, not the index lookup, was most of the cost.
+            rows = Lead.objects.filter(phone__in=RawSQL("SELECT unnest(%s::text[])", [chunk])).values(*wanted)
+        else:
+            rows = Lead.objects.filter(phone__in=chunk).values(*wanted)
+        for values in rows:
             found[values["phone"]] = values
     return found
 
