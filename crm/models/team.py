@@ -150,9 +150,16 @@ class Target(models.Model):
 
     class Meta:
         constraints = [
+            # Two constraints, because NULL reps are distinct to a plain unique constraint.
             models.UniqueConstraint(
                 fields=["metric", "period", "period_start", "rep"],
-                name="target_unique_per_period",
+                condition=Q(rep__isnull=False),
+                name="target_unique_per_rep_period",
+            ),
+            models.UniqueConstraint(
+                fields=["metric", "period", "period_start"],
+                condition=Q(rep__isnull=True),
+                name="target_unique_company_period",
             ),
         ]
 
