@@ -38,6 +38,3 @@ class LeadExportResource(FormulaSafeResource):
             "opted_out_at", "created_at",
         ]
         export_order = fields
-
-    def get_export_queryset(self, request):
-        return super().get_export_queryset(request).select_related("assigned_rep")
