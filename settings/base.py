@@ -126,6 +126,15 @@ SERPER_API_KEY = E.SERPER_API_KEY
 LLM_API_KEY = E.LLM_API_KEY
 LLM_BASE_URL = E.LLM_BASE_URL
 LLM_MODEL = E.LLM_MODEL
+SERPAPI_BASE_URL = E.SERPAPI_BASE_URL
+SERPER_BASE_URL = E.SERPER_BASE_URL
+PROVIDER_TIMEOUT_SECONDS = E.PROVIDER_TIMEOUT_SECONDS
+PROVIDER_MAX_ATTEMPTS = E.PROVIDER_MAX_ATTEMPTS
+PROVIDER_RATE_PER_SECOND = {
+    "serpapi": E.SERPAPI_RATE_PER_SECOND,
+    "serper": E.SERPER_RATE_PER_SECOND,
+    "llm": E.LLM_RATE_PER_SECOND,
+}
 
 # Exports neutralise formulas themselves (crm.admin.resources), more thoroughly than
 # import-export's own option, which only strips a leading "=".

@@ -30,6 +30,15 @@ SERPER_API_KEY = env.str("SERPER_API_KEY", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
 LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+SERPAPI_BASE_URL = env.str("SERPAPI_BASE_URL", default="https://serpapi.com")
+SERPER_BASE_URL = env.str("SERPER_BASE_URL", default="https://google.serper.dev")
+# Good citizenship toward providers: per-call timeout, attempts, requests per second
+# (shared by every worker through Redis or the database).
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
+PROVIDER_MAX_ATTEMPTS = env.int("PROVIDER_MAX_ATTEMPTS", default=4)
+SERPAPI_RATE_PER_SECOND = env.float("SERPAPI_RATE_PER_SECOND", default=5.0)
+SERPER_RATE_PER_SECOND = env.float("SERPER_RATE_PER_SECOND", default=5.0)
+LLM_RATE_PER_SECOND = env.float("LLM_RATE_PER_SECOND", default=5.0)
 # Lead import: upload size limit and the row count above which imports run in the worker.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
 IMPORT_BACKGROUND_ROWS = env.int("IMPORT_BACKGROUND_ROWS", default=2000)
