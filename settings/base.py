@@ -114,6 +114,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+REDIS_URL = E.REDIS_URL
 Q_CLUSTER = build_q_cluster(E.REDIS_URL, E.Q_WORKERS)
 
 # Provider credentials (empty -> offline backend).

@@ -13,6 +13,7 @@ from .messaging import MessageTemplate as MessageTemplate
 from .messaging import Sequence as Sequence
 from .messaging import SequenceStep as SequenceStep
 from .ops import Notification as Notification
+from .ops import ProviderThrottle as ProviderThrottle
 from .ops import WebhookEvent as WebhookEvent
 from .previews import PreviewEvent as PreviewEvent
 from .team import CompanySettings as CompanySettings

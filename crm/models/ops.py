@@ -58,3 +58,13 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.event_type} {self.event_id}"
+
+
+class ProviderThrottle(models.Model):
+    """The next free request slot per provider, shared by every worker (database limiter)."""
+
+    provider = models.CharField(max_length=32, unique=True)
+    next_slot_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.provider} next slot {self.next_slot_at:%H:%M:%S.%f}"
