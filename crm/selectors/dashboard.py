@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
 from crm.models import Client, Lead, Message, Notification, Subscription, Target, Transaction, User
@@ -97,7 +97,8 @@ def hot_lead_queue(*, user, limit: int = 10) -> list[Lead]:
     leads = scope_queryset(Lead.objects.all(), user).exclude(
         status__in=[Lead.Status.PAID, Lead.Status.LOST]
     ).filter(priority__in=[Lead.Priority.HOT, Lead.Priority.WARM])
-    return list(leads.select_related("assigned_rep").order_by("-priority", "-hot_at", "-id")[:limit])
+    rank = Case(When(priority=Lead.Priority.HOT, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return list(leads.select_related("assigned_rep").order_by(rank, F("hot_at").desc(nulls_last=True), "-id")[:limit])
 
 
 def unread_notifications(*, user, limit: int = 8) -> list[Notification]:
