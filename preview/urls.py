@@ -5,4 +5,5 @@ from . import views
 app_name = "preview"
 urlpatterns = [
     path("<str:token>/", views.preview_page, name="page"),
+    path("<str:token>/t/", views.track, name="track"),
 ]

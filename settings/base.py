@@ -115,6 +115,12 @@ STORAGES = {
 }
 
 REDIS_URL = E.REDIS_URL
+# Shared by every process through Redis when configured (rate limits must be); else per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": E.REDIS_URL}
+    if E.REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+TRACKING_EVENTS_PER_MINUTE = E.TRACKING_EVENTS_PER_MINUTE
 Q_CLUSTER = build_q_cluster(E.REDIS_URL, E.Q_WORKERS)
 
 # Provider credentials (empty -> offline backend).
@@ -131,6 +137,7 @@ SERPAPI_BASE_URL = E.SERPAPI_BASE_URL
 SERPER_BASE_URL = E.SERPER_BASE_URL
 PROVIDER_TIMEOUT_SECONDS = E.PROVIDER_TIMEOUT_SECONDS
 PROVIDER_MAX_ATTEMPTS = E.PROVIDER_MAX_ATTEMPTS
+PROVIDER_CONCURRENCY = E.PROVIDER_CONCURRENCY
 PROVIDER_RATE_PER_SECOND = {
     "serpapi": E.SERPAPI_RATE_PER_SECOND,
     "serper": E.SERPER_RATE_PER_SECOND,

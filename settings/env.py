@@ -39,6 +39,10 @@ PROVIDER_MAX_ATTEMPTS = env.int("PROVIDER_MAX_ATTEMPTS", default=4)
 SERPAPI_RATE_PER_SECOND = env.float("SERPAPI_RATE_PER_SECOND", default=5.0)
 SERPER_RATE_PER_SECOND = env.float("SERPER_RATE_PER_SECOND", default=5.0)
 LLM_RATE_PER_SECOND = env.float("LLM_RATE_PER_SECOND", default=5.0)
+# Provider calls a worker makes at once (threads); the shared rate limit still applies.
+PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=4)
 # Lead import: upload size limit and the row count above which imports run in the worker.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
 IMPORT_BACKGROUND_ROWS = env.int("IMPORT_BACKGROUND_ROWS", default=2000)
+# Public preview tracking: events per minute per visitor address and preview link.
+TRACKING_EVENTS_PER_MINUTE = env.int("TRACKING_EVENTS_PER_MINUTE", default=60)

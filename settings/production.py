@@ -8,6 +8,7 @@ SECRET_KEY = E.env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = E.env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = build_databases(E.env.str("DATABASE_URL"), BASE_DIR)  # noqa: F405
 REDIS_URL = E.env.str("REDIS_URL")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 Q_CLUSTER = build_q_cluster(REDIS_URL, E.Q_WORKERS)  # noqa: F405
 PUBLIC_BASE_URL = E.env.str("PUBLIC_BASE_URL")
 

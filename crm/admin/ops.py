@@ -1,7 +1,10 @@
 """Notifications, stored webhooks and the django-q2 task queue under Unfold styling."""
 
 from django.contrib import admin, messages
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
 from unfold.admin import ModelAdmin
@@ -14,7 +17,7 @@ from crm.models import Notification, WebhookEvent
 
 @admin.register(Notification)
 class NotificationAdmin(CRMModelAdmin):
-    list_display = ["created_at", "show_kind", "text", "lead", "recipient", "is_read"]
+    list_display = ["created_at", "show_kind", "open_link", "lead", "recipient", "is_read"]
     list_select_related = ["lead", "recipient"]
     list_filter = [("kind", ChoicesDropdownFilter), ("created_at", RangeDateTimeFilter)]
     search_fields = ["text", "lead__business_name"]
@@ -35,6 +38,43 @@ class NotificationAdmin(CRMModelAdmin):
     @display(description="Read", boolean=True)
     def is_read(self, obj: Notification) -> bool:
         return obj.read_at is not None
+
+    @display(description="Notification")
+    def open_link(self, obj: Notification) -> str:
+        url = reverse("admin:crm_notification_open", args=[obj.pk])
+        return format_html('<a class="text-primary-600" href="{}">{}</a>', url, obj.text)
+
+    def get_urls(self):
+        return [
+            path("unread/", self.admin_site.admin_view(self.unread_view), name="crm_notification_unread"),
+            path("<int:object_id>/open/", self.admin_site.admin_view(self.open_view), name="crm_notification_open"),
+        ] + super().get_urls()
+
+    def unread_view(self, request):
+        """The viewer's own unread notifications, polled by the admin's notification badge."""
+        if not self.has_view_permission(request):
+            return JsonResponse({"count": 0, "items": []}, status=403)
+        unread = Notification.objects.filter(recipient=request.user, read_at__isnull=True)
+        items = [
+            {"id": n.pk, "kind": n.kind, "text": n.text, "created": n.created_at.isoformat(),
+             "open_url": reverse("admin:crm_notification_open", args=[n.pk])}
+            for n in unread.order_by("-created_at")[:5]
+        ]
+        response = JsonResponse({"count": unread.count(), "items": items})
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def open_view(self, request, object_id):
+        """Open a notification's lead; the viewer's own notification is marked read on the way."""
+        notification = self.get_queryset(request).filter(pk=object_id).first()
+        if notification is None:
+            raise Http404("No such notification")
+        if notification.recipient_id == request.user.pk and notification.read_at is None:
+            notification.read_at = timezone.now()
+            notification.save(update_fields=["read_at"])
+        if notification.lead_id:
+            return HttpResponseRedirect(reverse("admin:crm_lead_change", args=[notification.lead_id]))
+        return HttpResponseRedirect(reverse("admin:crm_notification_changelist"))
 
     @action(description="Mark selected notifications as read", permissions=["change"])
     def mark_read(self, request, queryset):

@@ -129,6 +129,10 @@ class Lead(models.Model):
     first_line_source = models.CharField(max_length=100, blank=True)
     first_line_facts = models.JSONField(default=dict, blank=True)
     engagement_score = models.FloatField(default=0)
+    preview_views = models.PositiveIntegerField(default=0)
+    preview_clicks = models.PositiveIntegerField(default=0)
+    preview_seconds = models.PositiveIntegerField(default=0)
+    inbound_messages = models.PositiveIntegerField(default=0)
     consent_source = models.CharField(max_length=200, blank=True)
     consent_at = models.DateTimeField(null=True, blank=True)
     opted_out_at = models.DateTimeField(null=True, blank=True)
@@ -152,6 +156,7 @@ class Lead(models.Model):
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
             models.Index(fields=["status"], name="lead_status"),
             models.Index(fields=["enrichment_status"], name="lead_enrichment_status"),
+            models.Index(fields=["priority", "last_viewed_at"], name="lead_priority_last_viewed"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(phone__startswith="+"), name="lead_phone_e164"),

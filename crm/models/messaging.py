@@ -61,6 +61,7 @@ class SequenceStep(models.Model):
 class Enrollment(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused (a person took over)"
         COMPLETED = "completed", "Completed"
         STOPPED = "stopped", "Stopped"
 
@@ -83,8 +84,8 @@ class Enrollment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["lead", "sequence"],
-                condition=Q(status="active"),
-                name="enrollment_one_active_per_sequence",
+                condition=Q(status__in=["active", "paused"]),
+                name="enrollment_one_open_per_sequence",
             ),
         ]
 

@@ -11,12 +11,13 @@ class PreviewEvent(models.Model):
         PING = "ping", "Time on page"
         CTA_CLICK = "cta_click", "Button click"
         LEAVE = "leave", "Leave"
+        SECTION = "section", "Section seen"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="preview_events")
     session_id = models.CharField(max_length=64)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     seconds = models.PositiveIntegerField(default=0)
-    target = models.CharField(max_length=64, blank=True, help_text="Which button, for clicks.")
+    target = models.CharField(max_length=64, blank=True, help_text="Which button or section.")
     user_agent = models.CharField(max_length=300, blank=True)
     ip_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -96,6 +96,12 @@ class CompanySettings(models.Model):
     )
     hot_lead_views = models.PositiveIntegerField(default=3)
     hot_lead_window_minutes = models.PositiveIntegerField(default=10)
+    hot_lead_on_cta_click = models.BooleanField(
+        default=True, help_text="Any button click on the preview makes the lead hot at once."
+    )
+    hot_lead_cool_hours = models.PositiveIntegerField(
+        default=48, help_text="A hot lead with no preview activity for this long cools to warm."
+    )
     setup_fee_cents = models.PositiveIntegerField(default=49_900)
     monthly_plan_cents = models.PositiveIntegerField(default=9_900)
     currency = models.CharField(max_length=3, default=CURRENCY_DEFAULT)

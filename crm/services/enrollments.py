@@ -47,7 +47,8 @@ def leads_auto_enroll(*, lead_ids: list[int], sequence: Sequence | None) -> int:
     if sequence is None:
         return 0
     enrolled = 0
+    open_statuses = [Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED]
     for lead in Lead.objects.filter(pk__in=lead_ids).exclude(enrollments__sequence=sequence,
-                                                           enrollments__status=Enrollment.Status.ACTIVE):
+                                                           enrollments__status__in=open_statuses):
         enrolled += enrollment_create(lead=lead, sequence=sequence) is not None
     return enrolled
