@@ -1,0 +1,117 @@
+"""The public tracking endpoint: strict input, bots and staff not counted, rate limited."""
+
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import Client, override_settings
+
+from crm.models import Lead, PreviewEvent
+from preview.views import tracking_nonce
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/130.0.0.0 Safari/537.36")
+
+
+@pytest.fixture(autouse=True)
+def _clear_rate_limits():
+    cache.clear()
+
+
+@pytest.fixture
+def lead():
+    return LeadFactory()
+
+
+def post(client, lead, payload, ua=BROWSER_UA, raw=None, token=None):
+    body = raw if raw is not None else json.dumps(payload)
+    return client.post(f"/p/{token or lead.preview_token}/t/", data=body, content_type="application/json",
+                       HTTP_USER_AGENT=ua)
+
+
+def event(lead, kind="view", **extra):
+    return {"type": kind, "session": "sess-0123456789", "nonce": tracking_nonce(lead.preview_token), **extra}
+
+
+def test_a_view_from_the_script_is_counted(lead):
+    response = post(Client(), lead, event(lead))
+    assert response.status_code == 201 and response.json()["counted"] is True
+    lead.refresh_from_db()
+    assert lead.preview_views == 1 and lead.last_viewed_at is not None
+    assert lead.status == Lead.Status.ENGAGED
+    assert lead.engagement_score == pytest.approx(0.1)
+    stored = PreviewEvent.objects.get(lead=lead)
+    assert stored.ip_hash and "127.0.0.1" not in stored.ip_hash
+
+
+@pytest.mark.parametrize("raw, status", [
+    ("{not json", 400),
+    ("[1, 2]", 400),
+    (json.dumps({"type": "view", "session": "x" * 20, "pad": "y" * 3000}), 413),
+    (json.dumps({"type": "explode", "session": "sess-0123456789"}), 400),
+    (json.dumps({"type": "view", "session": "short"}), 400),
+    (json.dumps({"type": "ping", "session": "sess-0123456789", "seconds": "9"}), 400),
+])
+def test_bad_input_is_refused_and_nothing_written(lead, raw, status):
+    assert post(Client(), lead, None, raw=raw).status_code == status
+    assert not PreviewEvent.objects.exists()
+
+
+def test_unknown_token_is_404_and_reveals_nothing(lead):
+    response = post(Client(), lead, event(lead), token="no-such-token-abc")
+    assert response.status_code == 404
+    assert b"no-such-token-abc" not in response.content
+    assert not PreviewEvent.objects.exists()
+
+
+def test_seconds_are_clamped(lead):
+    post(Client(), lead, event(lead, "ping", seconds=99999))
+    post(Client(), lead, event(lead, "leave", seconds=-5))
+    assert list(PreviewEvent.objects.order_by("pk").values_list("seconds", flat=True)) == [3600, 0]
+
+
+@pytest.mark.parametrize("ua", [
+    "facebookexternalhit/1.1 Facebot Twitterbot/1.0",  # iMessage link previews
+    "WhatsApp/2.23.20.0 A", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "Twitterbot/1.0", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36",
+    "TelegramBot (like TwitterBot)", "LinkedInBot/1.0", "Discordbot/2.0", "curl/8.0", "",
+])
+def test_link_previews_crawlers_and_headless_browsers_are_not_counted(lead, ua):
+    response = post(Client(), lead, event(lead), ua=ua)
+    assert response.status_code == 202 and response.json()["counted"] is False
+    assert not PreviewEvent.objects.exists()
+
+
+def test_logged_in_staff_are_not_counted(lead, admin_client):
+    response = post(admin_client, lead, event(lead))
+    assert response.json()["counted"] is False
+    assert not PreviewEvent.objects.exists()
+
+
+def test_events_without_the_pages_nonce_are_not_counted(lead):
+    other = LeadFactory()
+    for payload in ({"type": "view", "session": "sess-0123456789"},
+                    event(lead) | {"nonce": "forged"},
+                    event(lead) | {"nonce": tracking_nonce(other.preview_token)}):
+        assert post(Client(), lead, payload).json()["counted"] is False
+    assert not PreviewEvent.objects.exists()
+
+
+def test_a_get_of_the_page_is_never_a_view(lead):
+    assert Client().get(f"/p/{lead.preview_token}/", HTTP_USER_AGENT=BROWSER_UA).status_code == 200
+    assert Client().get(f"/p/{lead.preview_token}/t/").status_code == 405
+    assert not PreviewEvent.objects.exists()
+
+
+@override_settings(TRACKING_EVENTS_PER_MINUTE=3)
+def test_rate_limit_per_address_and_link(lead):
+    client = Client()
+    statuses = [post(client, lead, event(lead, "ping", seconds=1)).status_code for _ in range(5)]
+    assert statuses == [201, 201, 201, 429, 429]
+    assert PreviewEvent.objects.count() == 3
+    other = LeadFactory()
+    assert post(client, other, event(other, "ping", seconds=1)).status_code == 201  # per link
