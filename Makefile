@@ -31,6 +31,7 @@ $(STAMP): requirements.txt | $(PY)
 
 migrate: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py sync_schedules
 
 # seed_demo is idempotent; until it exists, say so and carry on.
 seed: migrate

@@ -1,0 +1,35 @@
+"""The django-q2 schedules the product needs, created or corrected idempotently."""
+
+from django_q.models import Schedule
+
+# name -> (function, minutes between runs)
+SCHEDULES: dict[str, tuple[str, int]] = {
+    "hot-leads-sweep": ("crm.tasks.previews.hot_leads_sweep_task", 1),
+}
+
+
+def schedules_sync() -> dict[str, str]:
+    """Make every schedule in SCHEDULES exist with the right function and interval.
+
+    Returns what happened to each: created, updated or unchanged. Running it twice changes nothing.
+    """
+    outcome = {}
+    for name, (func, minutes) in SCHEDULES.items():
+        schedule = Schedule.objects.filter(name=name).first()
+        if schedule is None:
+            Schedule.objects.create(name=name, func=func, schedule_type=Schedule.MINUTES, minutes=minutes,
+                                    repeats=-1)
+            outcome[name] = "created"
+        elif (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) != (
+                func, Schedule.MINUTES, minutes, -1):
+            schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats = func, Schedule.MINUTES, minutes, -1
+            schedule.save()
+            outcome[name] = "updated"
+        else:
+            outcome[name] = "unchanged"
+    return outcome
+
+
+def schedules_missing() -> list[str]:
+    present = set(Schedule.objects.filter(name__in=SCHEDULES).values_list("name", flat=True))
+    return [name for name in SCHEDULES if name not in present]
