@@ -124,7 +124,8 @@ class ImportBatchAdmin(CRMModelAdmin):
         "error_message", "created_at", "finished_at",
     ]
     exclude = ["error_report", "summary"]
-    change_form_before_template = "admin/crm/importbatch/summary.html"
+    # Outside the change form: the summary holds its own Confirm form, and forms cannot nest.
+    change_form_outer_before_template = "admin/crm/importbatch/summary.html"
     actions = ["revert_imports"]
     actions_detail = ["revert_import"]
 
