@@ -1,12 +1,21 @@
 """Texts, calls, templates, sequences and enrolments."""
 
+from django import forms
 from django.contrib import admin
+from django.utils.html import format_html
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFilter, RelatedDropdownFilter
 from unfold.decorators import display
 
 from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin, ScopedTabularInline
 from crm.admin.paginator import EstimatedCountPaginator
-from crm.models import Call, Enrollment, Message, MessageTemplate, Sequence, SequenceStep
+from crm.models import Call, CompanySettings, Enrollment, Lead, Message, MessageTemplate, Sequence, SequenceStep
+from crm.services.messaging.templates import (
+    preview_url,
+    sms_segments,
+    template_context,
+    template_errors,
+    template_render,
+)
 
 MESSAGE_STATUS_COLOURS = {
     Message.Status.DELIVERED: "success",
@@ -27,9 +36,15 @@ class MessageAdmin(ReadOnlyAdminMixin, CRMModelAdmin):
     list_filter = [
         ("direction", ChoicesDropdownFilter),
         ("status", ChoicesDropdownFilter),
+        ("lead__assigned_rep", RelatedDropdownFilter),
         ("created_at", RangeDateTimeFilter),
     ]
     search_fields = ["body", "=to_number", "=from_number", "=provider_sid", "lead__business_name"]
+
+    def get_list_filter(self, request):
+        if request.user.is_rep:
+            return [f for f in self.list_filter if f[0] != "lead__assigned_rep"]
+        return self.list_filter
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
@@ -45,14 +60,63 @@ class MessageAdmin(ReadOnlyAdminMixin, CRMModelAdmin):
         return request.user.is_superuser
 
 
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["name", "body", "is_active"]
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        errors = template_errors(body)
+        if errors:
+            raise forms.ValidationError(errors)
+        return body
+
+
+SAMPLE_LEAD = Lead(business_name="Sunrise Plumbing", contact_first_name="Maria", city="Austin", state="TX",
+                   first_line="When a pipe bursts in Austin, people search fast, so we built you a site.",
+                   preview_token="sample-token")
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(CRMModelAdmin):
-    list_display = ["name", "is_active", "updated_at"]
+    form = MessageTemplateForm
+    list_display = ["name", "is_active", "segments", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "body"]
+    readonly_fields = ["rendered_preview"]
+    fields = ["name", "body", "is_active", "rendered_preview"]
+
+    def _render(self, obj: MessageTemplate) -> str:
+        if not obj.body or template_errors(obj.body):
+            return ""
+        lead = Lead.objects.exclude(first_line="").select_related("assigned_rep").first() or SAMPLE_LEAD
+        context = template_context(lead=lead, company=CompanySettings.load(), preview_url=preview_url(lead),
+                                   checkout_url="https://checkout.example/c/sample")
+        return template_render(obj.body, context)
+
+    @display(description="Segments")
+    def segments(self, obj: MessageTemplate) -> str:
+        text = self._render(obj)
+        if not text:
+            return "-"
+        info = sms_segments(text)
+        return f"{info['segments']} ({info['encoding']})"
+
+    @display(description="Preview")
+    def rendered_preview(self, obj: MessageTemplate) -> str:
+        text = self._render(obj)
+        if not text:
+            return "Save a valid template to see it rendered."
+        info = sms_segments(text)
+        return format_html("<div class='whitespace-pre-wrap'>{}</div><p class='text-subtle mt-1'>{} characters, "
+                           "{} segment(s), {}. Rendered for a real lead when there is one.</p>",
+                           text, info["length"], info["segments"], info["encoding"])
 
 
 class SequenceStepInline(ScopedTabularInline):
+    """Delays count from the previous step (Day 0, then +2 days, then +3 days ...)."""
+
     model = SequenceStep
     fields = ["order", "delay_days", "delay_hours", "template", "send_window_start", "send_window_end"]
     ordering = ["order"]

@@ -41,7 +41,7 @@ class SequenceStep(models.Model):
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveSmallIntegerField()
     delay_days = models.PositiveSmallIntegerField(
-        default=0, help_text="Days after the previous step (Day 0, Day 2, Day 5 ...)."
+        default=0, help_text="Days after the previous step was sent: 0, 2, 3 gives Day 0, Day 2, Day 5."
     )
     delay_hours = models.PositiveSmallIntegerField(default=0)
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="steps")
@@ -135,12 +135,14 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["lead", "-created_at"], name="message_lead_time"),
             models.Index(fields=["-created_at", "-id"], name="message_created"),
+            models.Index(fields=["status", "created_at"], name="message_status_time"),
         ]
         constraints = [
             # A sequence step is sent at most once per enrolment, whatever crashes or retries.
             models.UniqueConstraint(
                 fields=["enrollment", "sequence_step"],
-                condition=Q(direction="out", enrollment__isnull=False, sequence_step__isnull=False),
+                condition=Q(direction="out", enrollment__isnull=False, sequence_step__isnull=False)
+                & ~Q(status="canceled"),
                 name="message_one_send_per_enrollment_step",
             ),
         ]

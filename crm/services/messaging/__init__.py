@@ -1,0 +1,1 @@
+"""Texting: templates, quiet hours, the send gate, sending, the sequence dispatcher, inbound."""
