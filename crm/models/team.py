@@ -1,5 +1,6 @@
 """People and company-wide configuration: users, rep profiles, settings, targets."""
 
+from datetime import time
 from decimal import Decimal
 from zoneinfo import available_timezones
 
@@ -84,8 +85,8 @@ class CompanySettings(models.Model):
     preview_brand_name = models.CharField(max_length=200, blank=True)
     preview_primary_color = models.CharField(max_length=7, default="#4f46e5")
     preview_logo_url = models.URLField(blank=True)
-    quiet_hours_start = models.TimeField(default="09:00", help_text="Earliest local send time.")
-    quiet_hours_end = models.TimeField(default="20:00", help_text="Latest local send time.")
+    quiet_hours_start = models.TimeField(default=time(9, 0), help_text="Earliest local send time.")
+    quiet_hours_end = models.TimeField(default=time(20, 0), help_text="Latest local send time.")
     default_region = models.CharField(
         max_length=2, default="US", help_text="Region used to read phone numbers without +."
     )
