@@ -12,3 +12,7 @@ STORAGES = {
 }
 # Provider calls in the calling thread: test databases live in one connection's transaction.
 PROVIDER_CONCURRENCY = 1
+# No per-number pacing in tests (the limiter has its own tests); twilio stays offline.
+SMS_RATE_PER_NUMBER = 0
+# WhiteNoise finds static files through the finders (no collectstatic in tests).
+WHITENOISE_AUTOREFRESH = True
