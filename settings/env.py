@@ -23,6 +23,14 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Provider credentials: empty means the offline backend is used.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# Twilio API base URL: empty for https://api.twilio.com; a local fake for tests and benchmarks.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+# Send through this Messaging Service (MG...) instead of a From number, when set.
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+# SMS pacing: messages per second per sending number (a US long code takes about 1/s).
+SMS_RATE_PER_NUMBER = env.float("SMS_RATE_PER_NUMBER", default=1.0)
+# A sequence step due more than this many hours ago is skipped, not sent stale.
+SMS_STALE_AFTER_HOURS = env.int("SMS_STALE_AFTER_HOURS", default=12)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 SERPAPI_API_KEY = env.str("SERPAPI_API_KEY", default="")
