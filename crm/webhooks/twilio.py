@@ -1,0 +1,142 @@
+"""Twilio SMS webhooks: inbound messages and delivery status callbacks.
+
+Each request: verify X-Twilio-Signature against the public URL -> store a WebhookEvent
+(once per provider id) -> dispatch to one messaging service, recording success or the error.
+A forged request is refused with 403 before anything is stored; a repeat is acknowledged and
+ignored; a failing service leaves the event stored with its error, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from crm.models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+ERROR_MAX_CHARS = 4000
+
+
+@csrf_exempt
+@require_POST
+def twilio_sms_webhook(request: HttpRequest) -> HttpResponse:
+    """An inbound text: stored once per MessageSid, then handed to the inbound service,
+    whose reply (if any) goes back as TwiML in the same response."""
+    if not twilio_signature_is_valid(request):
+        return HttpResponseForbidden("Invalid Twilio signature")
+    message_sid = request.POST.get("MessageSid", "")
+    if not message_sid:
+        return HttpResponseBadRequest("MessageSid is required")
+
+    event, created = _event_store(
+        source=WebhookEvent.Source.TWILIO_SMS,
+        event_id=message_sid,
+        event_type="inbound",
+        payload=request.POST.dict(),
+    )
+    if not created:
+        return twiml_response()  # a retry or a duplicate: already handled (or recorded)
+
+    def process() -> str:
+        from crm.services.messaging.inbound import sms_inbound_process
+
+        return sms_inbound_process(webhook_event=event)
+
+    reply_text = _event_dispatch(event, process)
+    return twiml_response(reply_text or "")
+
+
+@csrf_exempt
+@require_POST
+def twilio_status_webhook(request: HttpRequest) -> HttpResponse:
+    """A delivery status callback: stored once per (MessageSid, MessageStatus), then applied."""
+    if not twilio_signature_is_valid(request):
+        return HttpResponseForbidden("Invalid Twilio signature")
+    message_sid = request.POST.get("MessageSid", "")
+    message_status = request.POST.get("MessageStatus", "")
+    if not message_sid or not message_status:
+        return HttpResponseBadRequest("MessageSid and MessageStatus are required")
+
+    event, created = _event_store(
+        source=WebhookEvent.Source.TWILIO_STATUS,
+        event_id=f"{message_sid}:{message_status}",
+        event_type=message_status,
+        payload=request.POST.dict(),
+    )
+    if not created:
+        return twiml_response()
+
+    def process() -> None:
+        from crm.services.messaging.status import message_status_apply
+
+        message_status_apply(webhook_event=event)
+
+    _event_dispatch(event, process)
+    return twiml_response()
+
+
+def twilio_signature_is_valid(request: HttpRequest) -> bool:
+    """X-Twilio-Signature checked with the SDK against the URL Twilio called: the public base
+    URL (the proxy's scheme and host) plus this request's path and query."""
+    auth_token = settings.TWILIO_AUTH_TOKEN
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not auth_token or not signature:
+        logger.warning(
+            "Twilio webhook refused: %s", "no TWILIO_AUTH_TOKEN" if not auth_token else "no signature"
+        )
+        return False
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+    if RequestValidator(auth_token).validate(url, request.POST, signature):
+        return True
+    logger.warning("Twilio webhook refused: bad signature for %s", url)
+    return False
+
+
+def twiml_response(reply_text: str = "") -> HttpResponse:
+    """TwiML for Twilio: an empty <Response/>, or one <Message> with the (escaped) reply."""
+    response = MessagingResponse()
+    if reply_text:
+        response.message(reply_text)
+    return HttpResponse(str(response), content_type="text/xml")
+
+
+def _event_store(
+    *, source: str, event_id: str, event_type: str, payload: dict
+) -> tuple[WebhookEvent, bool]:
+    """The event row, created unless this (source, event_id) was stored before. get_or_create
+    falls back to a read on IntegrityError, so two concurrent deliveries store one row."""
+    return WebhookEvent.objects.get_or_create(
+        source=source,
+        event_id=event_id,
+        defaults={"event_type": event_type, "payload": payload},
+    )
+
+
+def _event_dispatch[T](event: WebhookEvent, process: Callable[[], T]) -> T | None:
+    """Run the service in a transaction; mark the event processed, or keep it with the error
+    (its partial writes rolled back) and answer normally: a Twilio retry would be a duplicate."""
+    event.attempts += 1
+    try:
+        with transaction.atomic():
+            result = process()
+    except Exception:
+        logger.exception("Twilio webhook %s %s failed", event.source, event.event_id)
+        event.error = traceback.format_exc()[-ERROR_MAX_CHARS:]
+        event.save(update_fields=["attempts", "error"])
+        return None
+    event.processed_at = timezone.now()
+    event.error = ""
+    event.save(update_fields=["attempts", "error", "processed_at"])
+    return result
