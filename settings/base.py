@@ -165,4 +165,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO"},
+    # Django's own console handler would print every django.* line a second time.
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # The twilio SDK logs every request (phone numbers included) at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

@@ -5,6 +5,8 @@ from django_q.models import Schedule
 # name -> (function, minutes between runs)
 SCHEDULES: dict[str, tuple[str, int]] = {
     "hot-leads-sweep": ("crm.tasks.previews.hot_leads_sweep_task", 1),
+    "sms-dispatch": ("crm.tasks.messaging.dispatch_due_task", 1),
+    "sms-reconcile": ("crm.tasks.messaging.reconcile_sending_task", 5),
 }
 
 

@@ -47,14 +47,14 @@ def _reserve_db(provider: str, interval: float) -> float:
     return (slot - now).total_seconds()
 
 
-def throttle_wait(*, provider: str, rate_per_second: float, sleep: Callable[[float], None] = time.sleep) -> float:
+def throttle_wait(*, provider: str, rate_per_second: float, sleep: Callable[[float], None] | None = None) -> float:
     """Block until `provider` may be called again; returns the seconds waited."""
     if rate_per_second <= 0:
         return 0.0
     interval = 1.0 / rate_per_second
     wait = _reserve_redis(provider, interval) if settings.REDIS_URL else _reserve_db(provider, interval)
     if wait > 0:
-        sleep(wait)
+        (sleep or time.sleep)(wait)
     return max(wait, 0.0)
 
 

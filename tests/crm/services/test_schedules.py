@@ -12,7 +12,7 @@ def test_sync_creates_then_changes_nothing_then_repairs():
     assert set(schedules_sync().values()) == {"created"}
     assert set(schedules_sync().values()) == {"unchanged"}
     Schedule.objects.filter(name="hot-leads-sweep").update(minutes=15)
-    assert schedules_sync()["hot-leads-sweep"] == "updated"
+    assert schedules_sync() == {name: "updated" if name == "hot-leads-sweep" else "unchanged" for name in SCHEDULES}
     assert Schedule.objects.get(name="hot-leads-sweep").minutes == 1
     assert Schedule.objects.count() == len(SCHEDULES)
     assert schedules_missing() == []

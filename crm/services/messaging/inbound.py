@@ -1,0 +1,120 @@
+"""Texts from leads: opt-out and opt-in keywords, HELP, "please stop" in their own words, and
+replies, each handled in the request that delivers it."""
+
+import re
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.models import CompanySettings, Enrollment, Lead, Message, Notification, TimelineEvent, User, WebhookEvent
+from crm.services.messaging.sending import lead_count_inbound
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+START_WORDS = {"START", "UNSTOP", "YES"}
+HELP_WORDS = {"HELP", "INFO"}
+SOFT_STOP = re.compile(
+    r"\b(stop|quit|cease)\s+(texting|messaging|sending|contacting)|remove me|take me off|unsubscribe me|"
+    r"(don'?t|do not)\s+(text|message|contact)|leave me alone|wrong number|no more (texts|messages)|"
+    r"lose my number", re.IGNORECASE)
+OPEN_ENROLLMENTS = [Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED]
+
+
+def keyword(body: str) -> str:
+    """STOP, "Stop.", " s t o p " and "opt out" all become one word."""
+    return re.sub(r"[^A-Z]", "", body.upper())
+
+
+def _recipients(lead: Lead) -> list[User]:
+    if lead.assigned_rep_id and lead.assigned_rep.is_active:
+        return [lead.assigned_rep]
+    return list(User.objects.filter(is_active=True).filter(Q(is_superuser=True) | Q(groups__name="ADMIN")).distinct())
+
+
+def _notify(lead: Lead, kind: str, text: str) -> None:
+    Notification.objects.bulk_create([Notification(recipient=u, lead=lead, kind=kind, text=text[:500])
+                                      for u in _recipients(lead)])
+
+
+def _stop_sequences(lead: Lead, reason: str, now, status=Enrollment.Status.STOPPED) -> int:
+    return Enrollment.objects.filter(lead=lead, status__in=OPEN_ENROLLMENTS).update(
+        status=status, stop_reason=reason[:100], stopped_at=now)
+
+
+def lead_opt_out(*, lead: Lead, source: str, now=None) -> bool:
+    """Opt the lead out at once: sequences stopped, queued texts cancelled. True if newly opted out."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        newly = Lead.objects.filter(pk=lead.pk, opted_out_at__isnull=True).update(opted_out_at=now) == 1
+        _stop_sequences(lead, "opted out", now)
+        Message.objects.filter(lead=lead, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED).update(
+            status=Message.Status.CANCELED, error_message="the lead opted out")
+        if newly:
+            TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.OPT_OUT, data={"source": source})
+    lead.opted_out_at = lead.opted_out_at or now
+    return newly
+
+
+def lead_opt_in(*, lead: Lead, source: str) -> bool:
+    with transaction.atomic():
+        changed = Lead.objects.filter(pk=lead.pk, opted_out_at__isnull=False).update(opted_out_at=None) == 1
+        if changed:
+            TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.OPT_IN, data={"source": source})
+    lead.opted_out_at = None
+    return changed
+
+
+def _store_inbound(lead: Lead, payload: dict, now) -> Message:
+    message = Message.objects.create(
+        lead=lead, direction=Message.Direction.INBOUND, body=payload.get("Body", "")[:1600],
+        from_number=payload.get("From", ""), to_number=payload.get("To", ""),
+        provider_sid=payload.get("MessageSid") or None, status=Message.Status.RECEIVED, sent_at=now,
+    )
+    TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.MESSAGE_IN,
+                                 data={"message": message.pk, "body": message.body[:160]})
+    lead_count_inbound(lead=lead)
+    return message
+
+
+def sms_inbound_process(*, webhook_event: WebhookEvent) -> str:
+    """Handle one stored inbound text; returns the immediate reply ("" for none)."""
+    payload = webhook_event.payload
+    now = timezone.now()
+    lead = Lead.objects.select_related("assigned_rep").filter(phone=payload.get("From", "")).first()
+    if lead is None:
+        return ""  # the event is kept; nobody to attach it to
+    if Message.objects.filter(provider_sid=payload.get("MessageSid")).exists():
+        return ""
+    company = CompanySettings.load()
+    word = keyword(payload.get("Body", ""))
+    opt_out_type = (payload.get("OptOutType") or "").upper()
+    # Twilio's Advanced Opt-Out answers STOP/START/HELP itself: then we send nothing more.
+    twilio_replies = bool(opt_out_type)
+    with transaction.atomic():
+        _store_inbound(lead, payload, now)
+        if word in STOP_WORDS or opt_out_type == "STOP":
+            newly = lead_opt_out(lead=lead, source=f"text: {payload.get('Body', '')[:40]}", now=now)
+            if newly and not twilio_replies:
+                return (f"You're unsubscribed from {company.name} texts. No more messages will be sent. "
+                        "Reply START to resubscribe.")
+            return ""
+        if word in START_WORDS or opt_out_type == "START":
+            changed = lead_opt_in(lead=lead, source="text")
+            if changed and not twilio_replies:
+                return f"You're resubscribed to {company.name} texts. Reply STOP to unsubscribe."
+            if changed or twilio_replies:
+                return ""
+        if word in HELP_WORDS or opt_out_type == "HELP":
+            return "" if twilio_replies else f"{company.name}: {company.help_text_reply}"
+        if SOFT_STOP.search(payload.get("Body", "")):
+            Lead.objects.filter(pk=lead.pk).update(needs_human_at=now, status=Lead.Status.REPLIED)
+            _stop_sequences(lead, "asked to stop in their own words", now, status=Enrollment.Status.PAUSED)
+            _notify(lead, Notification.Kind.NEEDS_HUMAN,
+                    f"{lead.business_name} asked to stop in their own words: \"{payload.get('Body', '')[:120]}\". "
+                    "Texts are paused until someone reviews it.")
+            return ""
+        if lead.status not in (Lead.Status.PAID, Lead.Status.LOST):
+            Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.REPLIED)
+        _stop_sequences(lead, "the lead replied", now)
+        _notify(lead, Notification.Kind.REPLY, f"{lead.business_name} replied: \"{payload.get('Body', '')[:160]}\"")
+    return ""
