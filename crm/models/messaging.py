@@ -80,7 +80,7 @@ class Enrollment(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "next_run_at"], name="enrollment_due")]
+        indexes = [models.Index(fields=["status", "next_run_at", "id"], name="enrollment_due")]
         constraints = [
             models.UniqueConstraint(
                 fields=["lead", "sequence"],

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm.models import CompanySettings, Enrollment, Message, SequenceStep, TimelineEvent
+from crm.services.bulk import bulk_set
 from crm.services.messaging.gate import can_send, lead_zones, send_window
 from crm.services.messaging.quiet_hours import spread
 from crm.services.messaging.sending import messages_deliver, sender_for
@@ -127,11 +128,10 @@ def dispatch_batch(*, now=None, batch_size: int = 500, backend=None, company=Non
                 except IntegrityError:
                     pass
             messages = kept
-        Enrollment.objects.bulk_update(enrollments, ["next_step", "next_run_at", "status", "stop_reason",
-                                                     "stopped_at"])
+        bulk_set(enrollments, ["next_step", "next_run_at", "status", "stop_reason", "stopped_at"])
         TimelineEvent.objects.bulk_create(events)
     stats.queued += len(messages)
-    delivered = messages_deliver(message_ids=[m.pk for m in messages], backend=backend, now=now)
+    delivered = messages_deliver(messages=messages, backend=backend, now=now)
     stats.sent += delivered.sent
     stats.failed += delivered.failed
     stats.canceled += delivered.canceled

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from crm.integrations.sms import SmsSendError, get_sms_backend, sms_status_callback_url
 from crm.models import CompanySettings, Lead, Message, Notification, TimelineEvent
+from crm.services.bulk import bulk_set
 from crm.services.messaging.gate import can_send
 from crm.services.throttle import throttle_wait
 
@@ -65,12 +66,19 @@ class DeliveryStats:
     results: dict = field(default_factory=dict)
 
 
-def _claim(message_ids: list[int]) -> list[Message]:
-    """Flip queued -> sending for the given ids; returns only the rows this call won."""
+def _claim(message_ids: list[int], known: dict[int, Message] | None = None) -> list[Message]:
+    """Flip queued -> sending for the given ids; returns only the rows this call won.
+
+    `known` are Message objects already in memory (the dispatcher's), reused as they are.
+    """
     with transaction.atomic():
-        rows = list(Message.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(pk__in=message_ids, status=Message.Status.QUEUED)
-                    .select_related("lead", "lead__assigned_rep", "sequence_step", "enrollment"))
+        locked = Message.objects.select_for_update(skip_locked=True).filter(
+            pk__in=message_ids, status=Message.Status.QUEUED)
+        if known is not None:
+            won = set(locked.values_list("pk", flat=True))
+            rows = [known[pk] for pk in message_ids if pk in won]
+        else:
+            rows = list(locked.select_related("lead", "lead__assigned_rep", "sequence_step", "enrollment"))
         if rows:
             Message.objects.filter(pk__in=[m.pk for m in rows]).update(status=Message.Status.SENDING)
     for message in rows:
@@ -96,13 +104,18 @@ def _notify_failure(message: Message, text: str) -> None:
                                     text=f"Text to {lead.business_name} failed: {text}"[:500])
 
 
-def messages_deliver(*, message_ids: list[int], backend=None, now=None) -> DeliveryStats:
-    """Send the queued messages among `message_ids` (one provider call each, in order).
-
-    Queries are per batch, not per message, except a notification for each failure.
+def messages_deliver(*, message_ids: list[int] | None = None, messages: list[Message] | None = None,
+                     backend=None, now=None) -> DeliveryStats:
+    """Send the queued messages among `message_ids` (or the saved `messages` objects), one
+    provider call each, in order. Queries are per batch, not per message, except a
+    notification for each failure.
     """
     stats = DeliveryStats()
-    claimed = _claim(message_ids)
+    if messages is not None:
+        known = {m.pk: m for m in messages}
+        claimed = _claim(list(known), known)
+    else:
+        claimed = _claim(message_ids or [])
     if not claimed:
         return stats
     backend = backend or get_sms_backend()
@@ -139,16 +152,15 @@ def messages_deliver(*, message_ids: list[int], backend=None, now=None) -> Deliv
         contacted.append(message)
         stats.sent += 1
     with transaction.atomic():
-        Message.objects.bulk_update(claimed, ["status", "provider_sid", "error_code", "error_message", "sent_at",
-                                              "delivered_at"])
+        bulk_set(claimed, ["status", "provider_sid", "error_code", "error_message", "sent_at", "delivered_at"])
         if opted_out:
             Lead.objects.filter(pk__in=opted_out, opted_out_at__isnull=True).update(opted_out_at=now)
         if dead_numbers:
             Lead.objects.filter(pk__in=dead_numbers, number_flagged_at__isnull=True).update(number_flagged_at=now)
         lead_ids = [m.lead_id for m in contacted]
         if lead_ids:
-            Lead.objects.filter(pk__in=lead_ids).update(last_contacted_at=now)
-            Lead.objects.filter(pk__in=lead_ids, status=Lead.Status.NEW).update(status=Lead.Status.CONTACTED)
+            Lead.objects.filter(pk__in=lead_ids).update(last_contacted_at=now, status=Case(
+                When(status=Lead.Status.NEW, then=Value(Lead.Status.CONTACTED)), default=F("status")))
             TimelineEvent.objects.bulk_create([
                 TimelineEvent(lead_id=m.lead_id, kind=TimelineEvent.Kind.MESSAGE_OUT, actor_id=m.sent_by_id,
                               data={"message": m.pk, "sid": m.provider_sid,
