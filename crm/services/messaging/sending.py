@@ -72,7 +72,7 @@ def _claim(message_ids: list[int], known: dict[int, Message] | None = None) -> l
     `known` are Message objects already in memory (the dispatcher's), reused as they are.
     """
     with transaction.atomic():
-        locked = Message.objects.select_for_update(skip_locked=True).filter(
+        locked = Message.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             pk__in=message_ids, status=Message.Status.QUEUED)
         if known is not None:
             won = set(locked.values_list("pk", flat=True))
