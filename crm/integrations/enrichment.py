@@ -349,6 +349,7 @@ class _Gazetteer:
     by_city_state: dict[tuple[str, str], list[dict]]  # primary city names
     by_alias_state: dict[tuple[str, str], list[dict]]  # acceptable alternative names
     by_city: dict[str, list[dict]]  # primary city names, any state
+    by_zip: dict[str, dict]
 
 
 _gazetteer_lock = threading.Lock()
@@ -356,13 +357,14 @@ _gazetteer: _Gazetteer | None = None
 
 
 def _indexes() -> _Gazetteer:
-    """Indexes over the bundled gazetteer, built once per process (zipcodes' own filter_by
-    is a case-sensitive linear scan over 42,000 rows)."""
+    """Indexes over the bundled gazetteer, built once per process (zipcodes' own lookups are
+    linear scans over 42,000 rows, and its city filter is case-sensitive)."""
     global _gazetteer
     with _gazetteer_lock:
         if _gazetteer is None:
-            index = _Gazetteer({}, {}, {})
+            index = _Gazetteer({}, {}, {}, {})
             for row in zipcodes.list_all():
+                index.by_zip[row["zip_code"]] = row
                 city = _city_key(row["city"])
                 index.by_city_state.setdefault((city, row["state"]), []).append(row)
                 index.by_city.setdefault(city, []).append(row)
@@ -386,18 +388,13 @@ def _pick(rows: list[dict]) -> dict | None:
 def gazetteer_row(*, postcode: str = "", city: str = "", state: str = "", phone: str = "") -> dict | None:
     """The gazetteer row for a ZIP code, else for a city and state (the state may be left out
     when the city, or the phone's area code, points to one state only)."""
+    index = _indexes()
     digits = re.sub(r"\D", "", (postcode or "").split("-")[0])
-    if len(digits) == 5:
-        try:
-            rows = zipcodes.matching(digits)
-        except (ValueError, TypeError):
-            rows = []
-        if rows:
-            return rows[0]
+    if len(digits) == 5 and digits in index.by_zip:
+        return index.by_zip[digits]
     key = _city_key(city)
     if not key:
         return None
-    index = _indexes()
     code = state_code(state)
     if code:
         return _pick(index.by_city_state.get((key, code)) or index.by_alias_state.get((key, code)) or [])
