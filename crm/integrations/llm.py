@@ -72,7 +72,8 @@ class ChatBackend:
         try:
             content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise ProviderResponseError("llm: unexpected response shape" + scrub(_error_hint(data), [self._api_key]), provider=self.name) from None
+            hint = scrub(_error_hint(data), [self._api_key])
+            raise ProviderResponseError(f"llm: unexpected response shape{hint}", provider=self.name) from None
         if not isinstance(content, str):
             # None: a refusal or a tool call instead of text.
             raise ProviderResponseError("llm: the answer has no text content", provider=self.name)
