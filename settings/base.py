@@ -170,5 +170,7 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # The twilio SDK logs every request (phone numbers included) at INFO.
         "twilio.http_client": {"level": "WARNING"},
+        # httpx logs every request URL (search queries with business names) at INFO.
+        "httpx": {"level": "WARNING"},
     },
 }

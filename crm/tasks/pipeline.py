@@ -25,9 +25,17 @@ def batch_enrichment_dispatch_task(batch_id: int) -> int:
     return enqueue_enrichment(ids)
 
 
-def enqueue_enrichment(lead_ids: list[int]) -> int:
+def enqueue_enrichment(lead_ids: list[int], force: bool = False) -> int:
     """One enrichment task per chunk of leads. Returns the number of tasks queued."""
     chunks = chunked(sorted(set(lead_ids)))
     for chunk in chunks:
-        async_task("crm.tasks.enrichment.enrich_leads_task", chunk, task_name="enrich-leads")
+        async_task("crm.tasks.enrichment.enrich_leads_task", chunk, force, task_name="enrich-leads")
+    return len(chunks)
+
+
+def enqueue_personalisation(lead_ids: list[int], force: bool = False) -> int:
+    """One first-line task per chunk of leads. Returns the number of tasks queued."""
+    chunks = chunked(sorted(set(lead_ids)))
+    for chunk in chunks:
+        async_task("crm.tasks.enrichment.personalise_leads_task", chunk, force, task_name="personalise-leads")
     return len(chunks)
