@@ -136,6 +136,25 @@ def _cell_text(value) -> str:
     return str(value).strip()
 
 
+def _formulas_without_values(data: bytes) -> int:
+    """Formula cells whose last result was never saved (openpyxl-written files have none)."""
+    from openpyxl import load_workbook
+
+    formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    values = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        count = 0
+        for formula_row, value_row in zip(formulas.worksheets[0].iter_rows(values_only=True),
+                                          values.worksheets[0].iter_rows(values_only=True)):
+            for formula, value in zip(formula_row, value_row):
+                if isinstance(formula, str) and formula.startswith("=") and value is None:
+                    count += 1
+        return count
+    finally:
+        formulas.close()
+        values.close()
+
+
 def _read_xlsx(data: bytes) -> ParsedFile:
     from openpyxl import load_workbook
 
@@ -159,6 +178,11 @@ def _read_xlsx(data: bytes) -> ParsedFile:
         workbook.close()
     if not table:
         raise ImportFileError("The first sheet of the workbook is empty.")
+    unsaved = _formulas_without_values(data)
+    if unsaved:
+        notes.append(f"{unsaved} cell(s) hold formulas with no saved result (the file was written by a "
+                     "program, not saved by Excel); they were read as empty. Open and save the file in "
+                     "Excel or LibreOffice to keep their values.")
     width = len(table[0])
     rows = [(r + [""] * width)[:max(width, len(r))] for r in table[1:]]
     return ParsedFile(headers=table[0], rows=rows, file_format="xlsx", notes=notes)

@@ -124,6 +124,8 @@ def _postcode(value: str, country: str) -> tuple[str, str]:
     value = value.strip()
     if country != "US":
         return value[:20], ""
+    if TRAILING_ZEROS.match(value):
+        value = value.split(".")[0]  # a spreadsheet stored the ZIP as a number: 2134.0
     if value.isdigit() and 3 <= len(value) <= 4:
         value = value.zfill(5)  # Excel dropped the leading zeros of a New England ZIP
     match = US_ZIP.match(value)

@@ -274,3 +274,22 @@ def test_xlsx_blank_rows_and_short_rows(admin_user):
 
     assert (batch.created_count, batch.error_count, batch.total_rows) == (2, 0, 2)
     assert ImportBatch.objects.get().status == ImportBatch.Status.DONE
+
+
+def test_xlsx_formulas_without_saved_results_are_reported_in_a_note():
+    import io
+
+    from openpyxl import Workbook
+
+    from crm.services.imports.reading import read_table
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Business Name", "Phone", "Notes"])
+    sheet.append(["Acme", "(212) 555-0143", "=1+1"])
+    sheet.append(["Bravo", "(212) 555-0144", "=A2"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    parsed = read_table(data=buffer.getvalue(), filename="f.xlsx", max_bytes=10**7)
+    assert any("2 cell(s) hold formulas with no saved result" in note for note in parsed.notes)
+    assert parsed.rows[0][2] == ""

@@ -141,3 +141,10 @@ def test_nanp_validity_depends_only_on_area_code_and_exchange(region):
             number = phonenumbers.PhoneNumber(country_code=1, national_number=int(prefix + suffix))
             assert nanp_prefix_valid(region, prefix) == phonenumbers.is_valid_number_for_region(number, region), (
                 region, prefix + suffix)
+
+
+def test_zip_stored_as_a_number_with_trailing_zero_is_repaired():
+    from crm.services.imports.rows import _postcode
+
+    assert _postcode("2134.0", "US") == ("02134", "")
+    assert _postcode("78701.00", "US") == ("78701", "")
