@@ -1,5 +1,7 @@
 """Leads, their timelines and the import batches they came from."""
 
+import json
+
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db.models import QuerySet
@@ -9,6 +11,7 @@ from import_export.admin import ExportMixin
 from import_export.formats import base_formats
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
+    RangeNumericFilter,
     RangeDateTimeFilter,
     RelatedDropdownFilter,
 )
@@ -16,10 +19,13 @@ from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action, display
 
 from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
+from crm.admin.conversation import LeadConversationAdminMixin
 from crm.admin.imports import LeadImportMixin
 from crm.admin.paginator import EstimatedCountPaginator
+from crm.admin.pipeline import LeadPipelineAdminMixin, PipelineFilter
 from crm.admin.resources import LeadExportResource
 from crm.models import Lead, Message, TimelineEvent
+from crm.selectors.previews import preview_analytics
 from crm.services.leads import lead_bulk_set_status
 
 STATUS_COLOURS = {
@@ -65,7 +71,7 @@ class MessageInline(ReadOnlyTabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(LeadImportMixin, ExportMixin, CRMModelAdmin):
+class LeadAdmin(LeadConversationAdminMixin, LeadPipelineAdminMixin, LeadImportMixin, ExportMixin, CRMModelAdmin):
     resource_classes = [LeadExportResource]
     export_form_class = ExportForm
     export_formats = [base_formats.CSV, base_formats.XLSX]
@@ -86,7 +92,8 @@ class LeadAdmin(LeadImportMixin, ExportMixin, CRMModelAdmin):
         ("status", ChoicesDropdownFilter),
         ("priority", ChoicesDropdownFilter),
         ("assigned_rep", RelatedDropdownFilter),
-        ("enrichment_status", ChoicesDropdownFilter),
+        PipelineFilter,
+        ("engagement_score", RangeNumericFilter),
         ("created_at", RangeDateTimeFilter),
     ]
     search_fields = ["business_name", "=phone", "email", "city"]
@@ -99,9 +106,9 @@ class LeadAdmin(LeadImportMixin, ExportMixin, CRMModelAdmin):
         "enrichment_error",
         "enrichment_attempts",
         "enriched_at",
-        "enrichment_data",
-        "first_line_source",
-        "first_line_facts",
+        "enrichment_facts",
+        "time_zone_display",
+        "first_line_origin",
         "engagement_score",
         "opted_out_at",
         "number_flagged_at",
@@ -118,15 +125,14 @@ class LeadAdmin(LeadImportMixin, ExportMixin, CRMModelAdmin):
             "website", "category",
         ]}),
         ("Address", {"fields": ["address", ("city", "state", "postcode"), "country",
-                                ("latitude", "longitude"), ("time_zone", "time_zone_source")]}),
+                                ("latitude", "longitude"), "time_zone_display"]}),
         ("Pipeline", {"fields": [
             ("status", "priority"), "assigned_rep", "notes", "preview_link", "engagement_score",
             ("hot_at", "last_contacted_at", "last_viewed_at"),
         ]}),
-        ("Personalisation", {"fields": ["first_line", "first_line_source", "first_line_facts"]}),
-        ("Enrichment", {"classes": ["collapse"], "fields": [
-            "enrichment_status", "enrichment_attempts", "enriched_at", "enrichment_error",
-            "enrichment_data",
+        ("First line", {"fields": ["first_line", "first_line_origin"]}),
+        ("Enrichment", {"fields": [
+            "enrichment_facts", ("enrichment_status", "enrichment_attempts", "enriched_at"), "enrichment_error",
         ]}),
         ("Consent", {"classes": ["collapse"], "fields": [
             "consent_source", "consent_at", "opted_out_at", "number_flagged_at",
@@ -134,12 +140,13 @@ class LeadAdmin(LeadImportMixin, ExportMixin, CRMModelAdmin):
         ("Record", {"classes": ["collapse"], "fields": ["source_batch", "created_at", "updated_at"]}),
     ]
     inlines = [TimelineInline, MessageInline]
-    actions = ["mark_lost", "mark_negotiating"]
+    change_form_after_template = "admin/crm/lead/analytics.html"
+    actions = ["enroll_in_sequence", "mark_lost", "mark_negotiating", "retry_enrichment", "regenerate_first_line"]
 
     def get_list_filter(self, request):
         if request.user.is_rep:
             # A rep's list holds only their own leads; the rep filter would list colleagues.
-            return [f for f in self.list_filter if f[0] != "assigned_rep"]
+            return [f for f in self.list_filter if not (isinstance(f, tuple) and f[0] == "assigned_rep")]
         return self.list_filter
 
     def get_readonly_fields(self, request, obj=None):
@@ -150,6 +157,18 @@ class LeadAdmin(LeadImportMixin, ExportMixin, CRMModelAdmin):
 
     def get_autocomplete_fields(self, request):
         return [] if request.user.is_rep else super().get_autocomplete_fields(request)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            # The "Preview activity" panel under the form (change_form_after_template).
+            analytics = preview_analytics(lead=obj)
+            minutes, seconds = divmod(analytics["seconds"], 60)
+            context["analytics"] = {**analytics, "time_on_page": f"{minutes} min {seconds} s"}
+            context["analytics_chart"] = json.dumps({"labels": analytics["days"], "datasets": [{
+                "label": "Views", "data": analytics["views_per_day"], "backgroundColor": "var(--color-primary-600)",
+                "maxBarThickness": 18, "displayYAxis": True, "maxTicksXLimit": 7,
+            }]})
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     @display(description="Location")
     def location(self, obj: Lead) -> str:

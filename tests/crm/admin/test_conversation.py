@@ -1,0 +1,62 @@
+"""The lead page's text thread: replies go through the gate (Rock #6400), enrolment by bulk action."""
+
+from datetime import datetime, timezone as dt_timezone
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from crm.models import Enrollment, Message
+from tests.crm.services.messaging.support import sequence_with_steps, texting_lead
+
+pytestmark = pytest.mark.django_db
+NOON_CHICAGO = datetime(2026, 7, 15, 17, 0, tzinfo=dt_timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def midday():
+    with mock.patch("crm.services.messaging.gate.timezone.now", return_value=NOON_CHICAGO), \
+            mock.patch("crm.services.messaging.sending.timezone.now", return_value=NOON_CHICAGO):
+        yield
+
+
+def test_thread_shows_messages_in_order_and_a_reply_is_sent(rep_client, rep_user):
+    lead = texting_lead(assigned_rep=rep_user)
+    Message.objects.create(lead=lead, direction="out", body="First from us", status="delivered")
+    Message.objects.create(lead=lead, direction="in", body="Who is this?", status="received")
+    page = rep_client.get(f"/admin/crm/lead/{lead.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert html.index("First from us") < html.index("Who is this?")
+    assert 'id="reply-refusal"' not in html
+    response = rep_client.post(f"/admin/crm/lead/{lead.pk}/reply/", {"body": "It's Sam from the studio"})
+    assert response.status_code == 302
+    sent = Message.objects.get(body="It's Sam from the studio")
+    assert sent.sent_by == rep_user and sent.status == "delivered"  # the outbox delivers at once
+
+
+def test_rock_6400_no_text_to_an_opted_out_contact_from_an_existing_thread(rep_client, rep_user):
+    lead = texting_lead(assigned_rep=rep_user, opted_out_at=timezone.now())
+    Message.objects.create(lead=lead, direction="in", body="STOP", status="received")
+    page = rep_client.get(f"/admin/crm/lead/{lead.pk}/change/").content.decode()
+    assert 'id="reply-refusal"' in page and "opted out" in page
+    response = rep_client.post(f"/admin/crm/lead/{lead.pk}/reply/", {"body": "Are you sure?"}, follow=True)
+    assert "Not sent: opted out" in response.content.decode()
+    assert not Message.objects.filter(direction="out").exists()
+
+
+def test_a_rep_cannot_reply_on_another_reps_lead(rep_client, other_rep):
+    lead = texting_lead(assigned_rep=other_rep)
+    assert rep_client.post(f"/admin/crm/lead/{lead.pk}/reply/", {"body": "hi"}).status_code == 404
+    assert not Message.objects.exists()
+
+
+def test_enrol_by_bulk_action_reports_who_was_not_enrolled(admin_client):
+    sequence, steps = sequence_with_steps(0, 2)
+    ok, opted_out = texting_lead(), texting_lead(opted_out_at=timezone.now())
+    data = {"action": "enroll_in_sequence", "_selected_action": [ok.pk, opted_out.pk]}
+    form = admin_client.post("/admin/crm/lead/", data)
+    assert form.status_code == 200 and b"Enrol leads in a sequence" in form.content
+    done = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "sequence": sequence.pk}, follow=True)
+    assert "Enrolled 1 lead(s)" in done.content.decode() and "1 the lead opted out" in done.content.decode()
+    assert Enrollment.objects.get().lead == ok
