@@ -19,6 +19,11 @@ from crm.services.messaging.templates import sms_segments
 THREAD_LIMIT = 100
 
 
+class BulkTextForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "class": "border border-base-200 rounded-default px-3 py-2 w-full"}),
+                           max_length=1600, help_text="Sent now to each lead the gate allows; the rest are listed with why.")
+
+
 class EnrollForm(forms.Form):
     sequence = forms.ModelChoiceField(queryset=Sequence.objects.filter(is_active=True),
                                       widget=UnfoldAdminSelectWidget, empty_label=None)
@@ -68,6 +73,29 @@ class LeadConversationAdminMixin:
                               level)
             self.log_change(request, lead, f"Sent a text ({message.pk})")
         return HttpResponseRedirect(reverse("admin:crm_lead_change", args=[object_id]) + "#conversation")
+
+    @action(description="Send a text to selected leads", permissions=["change"])
+    def send_text(self, request, queryset):
+        if not request.user.has_perm("crm.add_message"):
+            raise PermissionDenied
+        form = BulkTextForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            sent, refused = 0, {}
+            for lead in queryset.select_related("assigned_rep"):
+                try:
+                    sms_send(lead=lead, body=form.cleaned_data["body"], sent_by=request.user, automated=True)
+                    sent += 1
+                except SendRefused as exc:
+                    refused[str(exc)] = refused.get(str(exc), 0) + 1
+            summary = "; ".join(f"{n}: {reason}" for reason, n in refused.items())
+            self.message_user(request, f"Sent to {sent} lead(s)." + (f" Not sent: {summary}." if refused else ""),
+                              messages.SUCCESS if not refused else messages.WARNING)
+            return None
+        context = {**self.admin_site.each_context(request), "title": "Send a text to the selected leads",
+                   "form": form, "count": queryset.count(), "opts": self.opts, "action": "send_text",
+                   "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                   "selected": request.POST.getlist(ACTION_CHECKBOX_NAME)}
+        return TemplateResponse(request, "admin/crm/lead/bulk_text.html", context)
 
     @action(description="Enrol selected leads in a sequence", permissions=["change"])
     def enroll_in_sequence(self, request, queryset):

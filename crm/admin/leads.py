@@ -141,7 +141,7 @@ class LeadAdmin(LeadConversationAdminMixin, LeadPipelineAdminMixin, LeadImportMi
     ]
     inlines = [TimelineInline, MessageInline]
     change_form_after_template = "admin/crm/lead/analytics.html"
-    actions = ["enroll_in_sequence", "mark_lost", "mark_negotiating", "retry_enrichment", "regenerate_first_line"]
+    actions = ["send_text", "enroll_in_sequence", "mark_lost", "mark_negotiating", "retry_enrichment", "regenerate_first_line"]
 
     def get_list_filter(self, request):
         if request.user.is_rep:

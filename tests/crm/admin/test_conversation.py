@@ -60,3 +60,28 @@ def test_enrol_by_bulk_action_reports_who_was_not_enrolled(admin_client):
     done = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "sequence": sequence.pk}, follow=True)
     assert "Enrolled 1 lead(s)" in done.content.decode() and "1 the lead opted out" in done.content.decode()
     assert Enrollment.objects.get().lead == ok
+
+
+def test_bulk_text_goes_through_the_gate_for_each_lead(admin_client):
+    ok = texting_lead()
+    no_consent = texting_lead(consent_source="", consent_at=None)
+    data = {"action": "send_text", "_selected_action": [ok.pk, no_consent.pk]}
+    assert b"Send a text to the selected leads" in admin_client.post("/admin/crm/lead/", data).content
+    done = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "body": "Quick question"}, follow=True)
+    text = done.content.decode()
+    assert "Sent to 1 lead(s)" in text and "no recorded consent" in text
+    assert list(Message.objects.values_list("lead_id", flat=True)) == [ok.pk]
+
+
+def test_templates_refuse_unknown_variables_and_show_a_rendered_preview(admin_client):
+    from crm.models import MessageTemplate
+
+    bad = admin_client.post("/admin/crm/messagetemplate/add/", {"name": "Bad", "body": "Hi {first_name}", "is_active": "on"})
+    assert bad.status_code == 200 and "Unknown variable {first_name}" in bad.content.decode()
+    assert not MessageTemplate.objects.filter(name="Bad").exists()
+    good = admin_client.post("/admin/crm/messagetemplate/add/",
+                             {"name": "Good", "body": "Hi {contact_first_name}, {preview_url}", "is_active": "on"})
+    assert good.status_code == 302
+    template = MessageTemplate.objects.get(name="Good")
+    page = admin_client.get(f"/admin/crm/messagetemplate/{template.pk}/change/").content.decode()
+    assert "segment(s)" in page and "/p/" in page
