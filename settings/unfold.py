@@ -1,5 +1,6 @@
 """Unfold admin: branding, the sidebar (organised like the product) and the dashboard."""
 
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 
 
@@ -30,6 +31,8 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "crm.admin.dashboard.dashboard_callback",
     "ENVIRONMENT": "crm.admin.dashboard.environment_callback",
+    # The live unread-notification badge and toasts (polls the notifications' unread endpoint).
+    "SCRIPTS": [lambda request: static("crm/notifications.js")],
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,
