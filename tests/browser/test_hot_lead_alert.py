@@ -45,11 +45,9 @@ def test_rep_sees_hot_lead_alert_within_two_seconds_of_third_view(
     assert rep_page.locator("#crm-unread-count").text_content().strip() == "0"
 
     preview_url = f"{live_server.url}/p/{lead.preview_token}/"
-    visitor_pages = []
     third_view_at = None
     for n in range(1, 4):
         page = visitor_context.new_page()
-        visitor_pages.append(page)
         with page.expect_response(_is_view_post, timeout=10_000) as view:
             page.goto(preview_url)
         third_view_at = time.monotonic()
