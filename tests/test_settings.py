@@ -40,7 +40,9 @@ SETTINGS_PROBE = (
 
 def clean_env(settings_module: str, **variables: str) -> dict[str, str]:
     """The current environment minus everything settings/env.py reads, plus `variables`."""
-    env = {key: value for key, value in os.environ.items() if key not in ENV_VARS}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set while the browser tests' Playwright loop runs.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ENV_VARS and key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env["DJANGO_SETTINGS_MODULE"] = settings_module
     env.update(variables)
     return env
