@@ -108,13 +108,18 @@ def leads_enrich(*, lead_ids: list[int], force: bool = False, actor=None, backen
     Provider calls run PROVIDER_CONCURRENCY at a time (the shared rate limit still holds);
     results are written one lead at a time, each with its timeline entry.
     """
+    own_backend = backend is None
     backend = backend or get_enrichment_backend(limiter=provider_limiter("serpapi"))
     leads = Lead.objects.filter(pk__in=lead_ids).order_by("pk")
     if not force:
         leads = leads.filter(enrichment_status__in=RETRYABLE)
     leads = list(leads)
     summary = EnrichmentSummary(skipped=len(set(lead_ids)) - len(leads))
-    outcomes = map_io(lambda lead: _lookup(backend, lead), leads, workers=settings.PROVIDER_CONCURRENCY)
+    try:
+        outcomes = map_io(lambda lead: _lookup(backend, lead), leads, workers=settings.PROVIDER_CONCURRENCY)
+    finally:
+        if own_backend and hasattr(backend, "close"):
+            backend.close()  # its pooled HTTP connections
     for lead, outcome in zip(leads, outcomes):
         status = _record(lead, outcome, backend.name, actor)
         if status == Lead.PipelineStatus.DONE:

@@ -122,8 +122,13 @@ def leads_personalise(*, lead_ids: list[int], force: bool = False, actor=None) -
     if not force:
         leads = leads.exclude(first_line_status=Lead.PipelineStatus.DONE).exclude(first_line_source=MANUAL_SOURCE)
     leads = list(leads)
-    composed = map_io(lambda lead: _compose(lead, company, chat, search), leads,
-                      workers=settings.PROVIDER_CONCURRENCY if chat else 1)
+    try:
+        composed = map_io(lambda lead: _compose(lead, company, chat, search), leads,
+                          workers=settings.PROVIDER_CONCURRENCY if chat else 1)
+    finally:
+        for client in (chat, search):
+            if client is not None and hasattr(client, "close"):
+                client.close()  # its pooled HTTP connections
     summary = PersonalisationSummary(skipped=len(set(lead_ids)) - len(leads))
     for lead, result in zip(leads, composed):
         source = _save(lead, result, actor)
