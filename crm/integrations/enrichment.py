@@ -11,16 +11,15 @@ import difflib
 import hashlib
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
-import httpx
 import zipcodes
 from django.conf import settings
 
 from crm.integrations.errors import ProviderResponseError
-from crm.integrations.http import make_client, request_json, scrub
+from crm.integrations.http import ProviderClient, request_json, scrub
+from crm.integrations.us_states import US_STATE_NAMES
 
 # A candidate scoring below this is not the lead's business: "not found" beats a wrong match.
 MATCH_THRESHOLD = 0.6
@@ -159,35 +158,11 @@ def _search_location(address: str, city: str, state: str, postcode: str) -> str:
     return ", ".join(parts)
 
 
-class SerpApiBackend:
+class SerpApiBackend(ProviderClient):
     """SerpAPI's google_maps engine: GET /search.json, the best matching place or not found."""
 
     name = "serpapi"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str,
-        timeout: float,
-        max_attempts: int,
-        limiter: Callable[[], None] | None = None,
-        client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,  # tests pass a recorder
-    ):
-        self._api_key = api_key
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.limiter = limiter
-        self._client = client or make_client(timeout=timeout)
-        self._sleep = sleep
-
-    def __repr__(self) -> str:  # never the key
-        return f"<SerpApiBackend {self.base_url}>"
-
-    def close(self) -> None:
-        self._client.close()
 
     def lookup(
         self,
@@ -316,20 +291,7 @@ def hours_for(category: str) -> dict[str, str]:
     return {**{day: week for day in WEEKDAYS[:5]}, "saturday": saturday, "sunday": sunday}
 
 
-US_STATES = {
-    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
-    "colorado": "CO", "connecticut": "CT", "delaware": "DE", "district of columbia": "DC",
-    "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID", "illinois": "IL",
-    "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
-    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI", "minnesota": "MN",
-    "mississippi": "MS", "missouri": "MO", "montana": "MT", "nebraska": "NE", "nevada": "NV",
-    "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM", "new york": "NY",
-    "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK", "oregon": "OR",
-    "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
-    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA",
-    "washington": "WA", "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
-    "puerto rico": "PR",
-}
+US_STATES = {name.lower(): code for name, code in US_STATE_NAMES.items()}
 
 
 def state_code(state: str) -> str:

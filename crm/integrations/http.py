@@ -218,3 +218,34 @@ def make_client(*, timeout: float, max_connections: int = 20) -> httpx.Client:
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         headers={"User-Agent": "outreach-crm/1.0"},
     )
+
+
+class ProviderClient:
+    """What every provider backend shares: its key, base URL, limits and one pooled client."""
+
+    name = "provider"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        max_attempts: int,
+        limiter: Callable[[], None] | None = None,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,  # tests pass a recorder
+    ):
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.limiter = limiter
+        self._client = client or make_client(timeout=timeout)
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # never the key
+        return f"<{type(self).__name__} {self.base_url}>"
+
+    def close(self) -> None:
+        self._client.close()

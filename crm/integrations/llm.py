@@ -8,47 +8,25 @@ whether it is acceptable as a first line is the caller's decision.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-import httpx
 from django.conf import settings
 
 from crm.integrations.errors import ProviderResponseError
-from crm.integrations.http import make_client, request_json, scrub
+from crm.integrations.http import ProviderClient, request_json, scrub
 
 
-class ChatBackend:
+class ChatBackend(ProviderClient):
     """POST {base_url}/chat/completions with a Bearer key; choices[0].message.content."""
 
     name = "llm"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str,
-        model: str,
-        timeout: float,
-        max_attempts: int,
-        limiter: Callable[[], None] | None = None,
-        client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,  # tests pass a recorder
-    ):
-        self._api_key = api_key
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, *, model: str, **kwargs):
+        super().__init__(**kwargs)
         self.model = model
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.limiter = limiter
-        self._client = client or make_client(timeout=timeout)
-        self._sleep = sleep
 
     def __repr__(self) -> str:  # never the key
         return f"<ChatBackend {self.model} at {self.base_url}>"
-
-    def close(self) -> None:
-        self._client.close()
 
     def complete(self, *, system: str, user: str, max_tokens: int = 80, temperature: float = 0.7) -> str:
         """The model's answer to one system + user message, stripped of surrounding space."""

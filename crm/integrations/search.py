@@ -7,14 +7,12 @@ write the line without context. Thin client: no ORM, explicit timeout, bounded r
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
-import httpx
 from django.conf import settings
 
 from crm.integrations.errors import ProviderResponseError
-from crm.integrations.http import make_client, request_json
+from crm.integrations.http import ProviderClient, request_json
 
 # Results asked of Serper; more than the few snippets kept, as some have none.
 RESULTS_REQUESTED = 5
@@ -22,35 +20,11 @@ RESULTS_REQUESTED = 5
 SNIPPET_MAX_CHARS = 400
 
 
-class SerperBackend:
+class SerperBackend(ProviderClient):
     """POST {base_url}/search with the key in X-API-KEY; the organic results' snippets."""
 
     name = "serper"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str,
-        timeout: float,
-        max_attempts: int,
-        limiter: Callable[[], None] | None = None,
-        client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,  # tests pass a recorder
-    ):
-        self._api_key = api_key
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.limiter = limiter
-        self._client = client or make_client(timeout=timeout)
-        self._sleep = sleep
-
-    def __repr__(self) -> str:  # never the key
-        return f"<SerperBackend {self.base_url}>"
-
-    def close(self) -> None:
-        self._client.close()
 
     def snippets(self, *, query: str, limit: int = 3) -> list[str]:
         """Up to `limit` non-empty snippets, in Google's order, whitespace collapsed."""

@@ -9,24 +9,11 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
+from crm.integrations.us_states import US_STATE_CODES, US_STATE_NAMES
 from crm.services.imports.headers import ColumnMap
 
-US_STATES = {
-    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
-    "colorado": "CO", "connecticut": "CT", "delaware": "DE", "districtofcolumbia": "DC",
-    "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID", "illinois": "IL",
-    "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
-    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI", "minnesota": "MN",
-    "mississippi": "MS", "missouri": "MO", "montana": "MT", "nebraska": "NE", "nevada": "NV",
-    "newhampshire": "NH", "newjersey": "NJ", "newmexico": "NM", "newyork": "NY",
-    "northcarolina": "NC", "northdakota": "ND", "ohio": "OH", "oklahoma": "OK", "oregon": "OR",
-    "pennsylvania": "PA", "rhodeisland": "RI", "southcarolina": "SC", "southdakota": "SD",
-    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA",
-    "washington": "WA", "westvirginia": "WV", "wisconsin": "WI", "wyoming": "WY",
-    "puertorico": "PR", "guam": "GU", "virginislands": "VI", "americansamoa": "AS",
-    "northernmarianaislands": "MP",
-}
-US_STATE_CODES = set(US_STATES.values())
+_letters = re.compile(r"[^a-z]")
+US_STATES = {_letters.sub("", name.lower()): code for name, code in US_STATE_NAMES.items()}
 COUNTRY_NAMES = {"usa": "US", "unitedstates": "US", "unitedstatesofamerica": "US", "us": "US",
                  "canada": "CA", "ca": "CA", "uk": "GB", "unitedkingdom": "GB", "greatbritain": "GB"}
 MAX_LENGTHS = {"business_name": 255, "contact_first_name": 100, "contact_last_name": 100,
@@ -36,7 +23,6 @@ SCIENTIFIC = re.compile(r"^\s*\d+(\.\d+)?[eE]\+?\d+\s*$")
 US_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _email_validator = EmailValidator()
 _url_validator = URLValidator(schemes=["http", "https"])
-_letters = re.compile(r"[^a-z]")
 
 
 @dataclass(frozen=True)
