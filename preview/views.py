@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from crm.selectors.leads import lead_get_by_preview_token
 from crm.selectors.previews import preview_page_context
+from crm.services.preview_queue import lead_id_for_token, preview_event_enqueue
 from crm.services.previews import EVENT_KINDS, hash_ip, is_bot_user_agent, preview_event_record
 
 MAX_BODY_BYTES = 2048
@@ -87,8 +88,14 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
     target = payload.get("target", "")
     if not isinstance(target, str):
         return _error(400, "target must be a string")
-    lead = lead_get_by_preview_token(token=token)
-    if lead is None:
+    queued = bool(settings.REDIS_URL)
+    if queued:
+        lead_id = lead_id_for_token(token)  # Redis-cached: no database read per event
+        lead = None
+    else:
+        lead = lead_get_by_preview_token(token=token)
+        lead_id = lead.pk if lead else None
+    if lead_id is None:
         raise Http404()
     ip = request.META.get("REMOTE_ADDR", "")
     if _rate_limited(token, ip):
@@ -99,6 +106,10 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
                    or not _nonce_ok(payload.get("nonce"), token))
     if not counted:
         return JsonResponse({"ok": True, "counted": False}, status=202)
+    if queued:
+        preview_event_enqueue(lead_id=lead_id, kind=kind, session_id=session_id, seconds=int(seconds),
+                              target=target, user_agent=user_agent, ip=ip)
+        return JsonResponse({"ok": True, "counted": True, "queued": True}, status=202)
     recorded = preview_event_record(lead=lead, kind=kind, session_id=session_id, seconds=int(seconds),
                                     target=target, user_agent=user_agent, ip=ip)
     return JsonResponse({"ok": True, "counted": True, "hot": recorded.became_hot}, status=201)
