@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from crm.selectors.leads import lead_get_by_preview_token
 from crm.selectors.previews import preview_page_context
-from crm.services.preview_queue import lead_id_for_token, preview_event_enqueue
+from crm.services.preview_queue import lead_and_rate, preview_event_enqueue
 from crm.services.previews import EVENT_KINDS, hash_ip, is_bot_user_agent, preview_event_record
 
 MAX_BODY_BYTES = 2048
@@ -53,8 +53,12 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message}, status=status)
 
 
+def _rate_key(token: str, ip: str) -> str:
+    return f"trk:{token[:16]}:{hash_ip(ip)[:16]}:{int(time.time() // 60)}"
+
+
 def _rate_limited(token: str, ip: str) -> bool:
-    key = f"trk:{token[:16]}:{hash_ip(ip)[:16]}:{int(time.time() // 60)}"
+    key = _rate_key(token, ip)
     if cache.add(key, 1, timeout=90):
         return False
     try:
@@ -88,28 +92,36 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
     target = payload.get("target", "")
     if not isinstance(target, str):
         return _error(400, "target must be a string")
-    queued = bool(settings.REDIS_URL)
-    if queued:
-        lead_id = lead_id_for_token(token)  # Redis-cached: no database read per event
-        lead = None
-    else:
-        lead = lead_get_by_preview_token(token=token)
-        lead_id = lead.pk if lead else None
-    if lead_id is None:
-        raise Http404()
     ip = request.META.get("REMOTE_ADDR", "")
-    if _rate_limited(token, ip):
-        return _error(429, "too many events")
     user_agent = request.META.get("HTTP_USER_AGENT", "")
     user = getattr(request, "user", None)
     counted = not (is_bot_user_agent(user_agent) or (user is not None and user.is_authenticated and user.is_staff)
                    or not _nonce_ok(payload.get("nonce"), token))
+    limit = settings.TRACKING_EVENTS_PER_MINUTE
+    if settings.REDIS_URL:
+        # No database in the request: Redis answers for the token, the limit and the queue.
+        if counted:
+            outcome = preview_event_enqueue(token=token, rate_key=_rate_key(token, ip), limit=limit, kind=kind,
+                                            session_id=session_id, seconds=int(seconds), target=target,
+                                            user_agent=user_agent, ip=ip)
+            if outcome == "unknown":
+                raise Http404()
+            if outcome == "limited":
+                return _error(429, "too many events")
+            return JsonResponse({"ok": True, "counted": True, "queued": True}, status=201)
+        lead_id, count = lead_and_rate(token, _rate_key(token, ip))
+        if lead_id is None:
+            raise Http404()
+        if count > limit:
+            return _error(429, "too many events")
+        return JsonResponse({"ok": True, "counted": False}, status=202)
+    lead = lead_get_by_preview_token(token=token)
+    if lead is None:
+        raise Http404()
+    if _rate_limited(token, ip):
+        return _error(429, "too many events")
     if not counted:
         return JsonResponse({"ok": True, "counted": False}, status=202)
-    if queued:
-        preview_event_enqueue(lead_id=lead_id, kind=kind, session_id=session_id, seconds=int(seconds),
-                              target=target, user_agent=user_agent, ip=ip)
-        return JsonResponse({"ok": True, "counted": True, "queued": True}, status=202)
     recorded = preview_event_record(lead=lead, kind=kind, session_id=session_id, seconds=int(seconds),
                                     target=target, user_agent=user_agent, ip=ip)
     return JsonResponse({"ok": True, "counted": True, "hot": recorded.became_hot}, status=201)

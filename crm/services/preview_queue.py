@@ -8,17 +8,17 @@ committed, so a crashed flush is redone rather than lost.
 """
 
 import json
-import time
+from datetime import timedelta
 from collections import defaultdict
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from crm.models import CompanySettings, Lead, PreviewEvent
-from crm.services.hot_leads import lead_check_hot
+from crm.services.hot_leads import lead_mark_hot
 from crm.services.previews import MAX_SECONDS, hash_ip
 
 QUEUE_KEY = "crm:preview:events"
@@ -28,43 +28,77 @@ TOKEN_KEY = "crm:preview:token:"
 BATCH = 2000
 
 
+# One round trip each, with scripts registered once: redis-py's pipeline() and Django's cache
+# build a fresh client (copying ~80 response callbacks) per call, which cost more than Redis.
+_CHECK = """
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], 90) end
+return {redis.call('GET', KEYS[1]), count}
+"""
+# Look the token up, count the event against the minute's limit and, when both allow, queue
+# it: one round trip for a counted event. Returns {lead or false, count, 0 not queued /
+# 1 queued / 2 queued and a flush must be scheduled}.
+_TRACK = """
+local lead = redis.call('GET', KEYS[1])
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], 90) end
+if not lead or count > tonumber(ARGV[2]) then return {lead, count, 0} end
+redis.call('RPUSH', KEYS[3], lead .. '|' .. ARGV[1])
+if redis.call('SET', KEYS[4], '1', 'NX', 'EX', 5) then return {lead, count, 2} end
+return {lead, count, 1}
+"""
+
+
 @lru_cache(maxsize=4)
 def _client(url: str):
     import redis
 
-    return redis.Redis.from_url(url)
+    client = redis.Redis.from_url(url)
+    return client, client.register_script(_CHECK), client.register_script(_TRACK)
 
 
 def redis_client():
-    return _client(settings.REDIS_URL)
+    return _client(settings.REDIS_URL)[0]
 
 
-def lead_id_for_token(token: str) -> int | None:
-    """The lead behind a preview token, cached in Redis for an hour (None: no such lead)."""
-    client = redis_client()
-    cached = client.get(TOKEN_KEY + token)
+def lead_and_rate(token: str, rate_key: str) -> tuple[int | None, int]:
+    """(the lead behind `token` or None, events counted under `rate_key` this minute)."""
+    client, check, _ = _client(settings.REDIS_URL)
+    cached, count = check(keys=[TOKEN_KEY + token, rate_key])
     if cached is not None:
-        return int(cached)
+        return int(cached), int(count)
+    return _cache_token(token), int(count)
+
+
+
+def _cache_token(token: str) -> int | None:
     lead_id = Lead.objects.filter(preview_token=token).values_list("pk", flat=True).first()
     if lead_id is not None:
-        client.set(TOKEN_KEY + token, lead_id, ex=3600)
+        redis_client().set(TOKEN_KEY + token, lead_id, ex=3600)
     return lead_id
 
 
-def preview_event_enqueue(*, lead_id: int, kind: str, session_id: str, seconds: int = 0, target: str = "",
-                          user_agent: str = "", ip: str = "") -> None:
-    """Queue one counted event and make sure a flush task is on its way."""
+def preview_event_enqueue(*, token: str, rate_key: str, limit: int, kind: str, session_id: str,
+                          seconds: int = 0, target: str = "", user_agent: str = "", ip: str = "") -> str:
+    """Queue one counted event for the lead behind `token`: "queued", "limited" or "unknown"."""
     seconds = max(0, min(int(seconds or 0), MAX_SECONDS)) if kind in (PreviewEvent.Kind.PING,
                                                                      PreviewEvent.Kind.LEAVE) else 0
-    item = json.dumps({"lead": lead_id, "kind": kind, "session": session_id[:64], "seconds": seconds,
-                       "target": target[:64], "ua": user_agent[:300], "ip": hash_ip(ip) if ip else "",
-                       "at": time.time()})
-    pipe = redis_client().pipeline()
-    pipe.rpush(QUEUE_KEY, item)
-    pipe.set(FLUSH_FLAG, 1, nx=True, ex=5)
-    _, scheduled = pipe.execute()
-    if scheduled:
+    item = json.dumps({"kind": kind, "session": session_id[:64], "seconds": seconds, "target": target[:64],
+                       "ua": user_agent[:300], "ip": hash_ip(ip) if ip else ""})
+    _, _, track = _client(settings.REDIS_URL)
+    keys = [TOKEN_KEY + token, rate_key, QUEUE_KEY, FLUSH_FLAG]
+    lead, count, state = track(keys=keys, args=[item, limit])
+    if not lead:
+        if count > limit:
+            return "limited"
+        if _cache_token(token) is None:
+            return "unknown"
+        lead, count, state = track(keys=keys, args=[item, limit])
+    if state == 0:
+        return "limited"
+    if state == 2:
         _schedule_flush()
+    return "queued"
 
 
 def _schedule_flush() -> None:
@@ -88,7 +122,9 @@ def _write_batch(items: list[dict]) -> list[tuple[int, str]]:
         total["clicks"] += i["kind"] == PreviewEvent.Kind.CTA_CLICK
         total["seconds"] += i["seconds"]
     now = timezone.now()
-    for lead_id, total in totals.items():
+    if connection.vendor == "postgresql" and totals:
+        _add_counters_pg(totals, now)
+    for lead_id, total in (totals.items() if connection.vendor != "postgresql" else ()):
         views = F("preview_views") + total["views"]
         clicks = F("preview_clicks") + total["clicks"]
         seconds = F("preview_seconds") + total["seconds"]
@@ -102,6 +138,42 @@ def _write_batch(items: list[dict]) -> list[tuple[int, str]]:
     return [(i["lead"], i["kind"]) for i in items if i["kind"] in (PreviewEvent.Kind.VIEW, PreviewEvent.Kind.CTA_CLICK)]
 
 
+def _add_counters_pg(totals: dict, now) -> None:
+    """Every lead's counters and score in one UPDATE ... FROM (VALUES ...)."""
+    rows = ", ".join(["(%s::bigint, %s::int, %s::int, %s::int)"] * len(totals))
+    params = [now]
+    for lead_id, total in totals.items():
+        params += [lead_id, total["views"], total["clicks"], total["seconds"]]
+    sql = f"""
+        UPDATE crm_lead AS t SET
+            preview_views = t.preview_views + v.views,
+            preview_clicks = t.preview_clicks + v.clicks,
+            preview_seconds = t.preview_seconds + v.seconds,
+            last_viewed_at = %s,
+            engagement_score = ((t.preview_views + v.views) * 10 + (t.preview_clicks + v.clicks) * 20
+                                + t.inbound_messages * 15 + (t.preview_seconds + v.seconds) / 60.0 * 5) / 100.0
+        FROM (VALUES {rows}) AS v(id, views, clicks, seconds)
+        WHERE t.id = v.id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _check_hot(to_check: list[tuple[int, str]]) -> None:
+    """The hot rule for a batch: one count query for every viewed lead, then only the few at
+    the threshold go through lead_mark_hot (one alert per episode, as in the request path)."""
+    company = CompanySettings.load()
+    clicked = {lead_id for lead_id, kind in to_check if kind == PreviewEvent.Kind.CTA_CLICK}
+    viewed = {lead_id for lead_id, kind in to_check if kind == PreviewEvent.Kind.VIEW}
+    since = timezone.now() - timedelta(minutes=company.hot_lead_window_minutes)
+    over = set(PreviewEvent.objects.filter(lead_id__in=viewed, kind=PreviewEvent.Kind.VIEW, created_at__gte=since)
+               .values("lead_id").annotate(n=Count("pk")).filter(n__gte=company.hot_lead_views)
+               .values_list("lead_id", flat=True))
+    candidates = over | (clicked if company.hot_lead_on_cta_click else set())
+    for lead in Lead.objects.filter(pk__in=candidates).exclude(priority=Lead.Priority.HOT).exclude(
+            status=Lead.Status.PAID):
+        lead_mark_hot(lead=lead, trigger="views" if lead.pk in over else "click", company=company)
+
+
 def preview_events_flush() -> int:
     """Write every queued event in batches, then apply the hot rule. Returns events written."""
     client = redis_client()
@@ -113,20 +185,15 @@ def preview_events_flush() -> int:
             raw = client.lrange(QUEUE_KEY, 0, BATCH - 1)
             if not raw:
                 break
-            items = [json.loads(r) for r in raw]
+            items = []
+            for entry in raw:
+                lead_id, _, payload = entry.decode().partition("|")
+                items.append({**json.loads(payload), "lead": int(lead_id)})
             with transaction.atomic():
                 to_check = _write_batch(items)
             client.ltrim(QUEUE_KEY, len(raw), -1)
             written += len(raw)
-            company = CompanySettings.load()
-            seen = set()
-            for lead_id, kind in to_check:
-                if (lead_id, kind) in seen:
-                    continue
-                seen.add((lead_id, kind))
-                lead = Lead.objects.filter(pk=lead_id).first()
-                if lead is not None:
-                    lead_check_hot(lead=lead, kind=kind, company=company)
+            _check_hot(to_check)
     finally:
         client.delete(FLUSH_LOCK)
         client.delete(FLUSH_FLAG)
