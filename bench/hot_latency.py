@@ -34,7 +34,7 @@ import time
 from itertools import cycle
 
 from benchdb import drop_database, percentile, prepare_database, server_urls
-from tracking import (BROWSER_UA, Gunicorn, Pool, bench_environment, build_request, create_data, fetch_once,
+from tracking import (BROWSER_UA, PROJECT_DIR, Gunicorn, Pool, bench_environment, build_request, create_data, fetch_once,
                       free_port, raise_on_sigterm, setup_django, tracking_event, tracking_requests)
 
 GOAL_P95_MS = 2_000
@@ -164,6 +164,35 @@ async def run_trials(args, port: int, cookie: str, rep, background_requests) -> 
     return latencies, hot_in_request, counts
 
 
+class Worker:
+    """The django-q2 worker (manage.py qcluster) beside gunicorn, as deployed: with Redis set,
+    tracking events are queued and the worker's flush task applies the hot rule."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = {**os.environ, **env}
+        self.process = None
+
+    def __enter__(self) -> "Worker":
+        import subprocess
+
+        self.process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=str(PROJECT_DIR),
+                                        env=self.env, start_new_session=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)  # the cluster's workers start
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except (ProcessLookupError, OSError):
+            pass
+        except Exception:  # noqa: BLE001 - never leave a worker behind
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=20)
@@ -192,7 +221,7 @@ def main() -> None:
     rep, cookie = create_rep_session()
     background_requests = cycle(tracking_requests(create_data(1000), port, 0.25)) if args.background_rate else None
     try:
-        with Gunicorn(port, env, args.worker_class, threads=args.threads) as server:
+        with Worker(env), Gunicorn(port, env, args.worker_class, threads=args.threads) as server:
             first = asyncio.run(unread(port, cookie))
             print(f"{server.label} on 127.0.0.1:{port}; rep {REP_USERNAME!r} logged in by session cookie "
                   f"(unread: {first['count']}); {args.trials} trials, polling every {args.poll_ms:g} ms"
