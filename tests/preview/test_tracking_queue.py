@@ -43,11 +43,11 @@ def test_queued_events_are_written_and_the_third_view_makes_the_lead_hot(rep_use
         preview_queue._schedule_flush = lambda: None
         try:
             redis.Redis.from_url(REDIS_URL).delete(preview_queue.FLUSH_FLAG)
-            assert post(lead, "ping", seconds=15).status_code == 202
+            assert post(lead, "ping", seconds=15).status_code == 201
         finally:
             preview_queue._schedule_flush = original
-    assert post(lead, "view").status_code == 202
-    assert post(lead, "view").status_code == 202
+    assert post(lead, "view").status_code == 201
+    assert post(lead, "view").status_code == 201
     preview_queue.preview_events_flush()
     lead.refresh_from_db()
     assert lead.preview_views == 3 and lead.preview_seconds == 15
