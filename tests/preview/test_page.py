@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from crm.models import CompanySettings, PreviewEvent
-from preview.views import tracking_nonce
+from preview.views import _nonce_ok
 from tests.factories import CompanySettingsFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,9 @@ def test_page_renders_personalised_noindex_and_first_party_only(lead):
     assert len(trackers) == 1
     tracker = trackers[0]
     assert tracker["data-endpoint"] == f"http://testserver/p/{lead.preview_token}/t/"
-    assert tracker["data-nonce"] == tracking_nonce(lead.preview_token)
+    # A signed, timestamped nonce: it must verify for this token (not equal one made a second later).
+    assert _nonce_ok(tracker["data-nonce"], lead.preview_token)
+    assert not _nonce_ok(tracker["data-nonce"], lead.preview_token + "x")
     assert "defer" in tracker
 
 
