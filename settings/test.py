@@ -16,3 +16,6 @@ PROVIDER_CONCURRENCY = 1
 SMS_RATE_PER_NUMBER = 0
 # WhiteNoise finds static files through the finders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
+# seed_demo runs in tests (DEBUG is off here, as in every test run).
+DEMO_DATA_ALLOWED = True
+DEMO_DATA_REQUIRES_DEBUG = False

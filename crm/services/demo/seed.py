@@ -1,6 +1,5 @@
 """Load a whole, believable demo agency into an empty database, once."""
 
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -42,25 +41,18 @@ class DemoSeedResult:
     seconds: float = 0.0
 
 
-def _settings_module() -> str:
-    # Inside override_settings() Django reports SETTINGS_MODULE as None; fall back to the env.
-    return settings.SETTINGS_MODULE or os.environ.get("DJANGO_SETTINGS_MODULE", "")
-
-
 def demo_seed_refusal() -> str | None:
     """Why demo data may not be loaded here, or None when it may.
 
     Demo data brings logins with published passwords, so it is refused under the
     production settings module, and whenever DEBUG is off outside the test settings.
     """
-    module = _settings_module()
-    name = module.rsplit(".", 1)[-1]
-    if name == "production":
-        return (f"Refusing to load demo data with production settings ({module}): it creates "
-                "logins with published passwords. Use settings.local on a development database.")
-    if not settings.DEBUG and name != "test":
-        return (f"Refusing to load demo data with DEBUG off ({module}): that looks like a live "
-                "site. Run it on a development database with DJANGO_DEBUG=true.")
+    if not getattr(settings, "DEMO_DATA_ALLOWED", False):
+        return ("Refusing to load demo data with production settings: it creates logins with "
+                "published passwords. Use settings.local on a development database.")
+    if not settings.DEBUG and getattr(settings, "DEMO_DATA_REQUIRES_DEBUG", True):
+        return ("Refusing to load demo data with DEBUG off: that looks like a live site. Run it on "
+                "a development database with DJANGO_DEBUG=true.")
     return None
 
 

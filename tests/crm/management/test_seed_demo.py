@@ -121,9 +121,9 @@ def test_second_run_changes_nothing(seeded):
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"SETTINGS_MODULE": "settings.production"},
-        {"SETTINGS_MODULE": "settings.production", "DEBUG": True},
-        {"SETTINGS_MODULE": "settings.local", "DEBUG": False},
+        {"DEMO_DATA_ALLOWED": False},  # what settings.production (and base) say
+        {"DEMO_DATA_ALLOWED": False, "DEBUG": True},
+        {"DEMO_DATA_REQUIRES_DEBUG": True, "DEBUG": False},  # settings.local with DJANGO_DEBUG=false
     ],
 )
 def test_refuses_production_like_settings(overrides):
