@@ -6,16 +6,9 @@ import logging
 
 import pytest
 
-from crm.integrations import enrichment
-from crm.integrations.enrichment import (
-    OfflineEnrichmentBackend,
-    PlaceResult,
-    SerpApiBackend,
-    gazetteer_row,
-    get_enrichment_backend,
-    infer_category,
-    normalise_name,
-)
+from crm.integrations.enrichment import SerpApiBackend, get_enrichment_backend
+from crm.integrations.enrichment_types import WEEKDAYS, PlaceResult, normalise_name
+from crm.integrations.offline_enrichment import OfflineEnrichmentBackend, gazetteer_row, infer_category
 from crm.integrations.errors import ProviderResponseError, ProviderUnavailable
 from tests.fakes.http_server import FakeResponse
 
@@ -335,7 +328,7 @@ def test_category_inference(name, category):
 def test_offline_hours_follow_the_category(offline):
     cafe = offline.lookup(business_name="Morning Brew Coffee", postcode="02134")
     plumber = offline.lookup(business_name="Joe's Plumbing", postcode="02134")
-    assert set(cafe.hours) == set(enrichment.WEEKDAYS)
+    assert set(cafe.hours) == set(WEEKDAYS)
     assert cafe.hours != plumber.hours
     assert plumber.hours["sunday"] == "Closed"
 

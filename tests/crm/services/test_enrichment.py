@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm.integrations.enrichment import PlaceResult
+from crm.integrations.enrichment_types import PlaceResult
 from crm.integrations.errors import ProviderResponseError, ProviderUnavailable
 from crm.models import Lead, TimelineEvent
 from crm.services.enrichment import lead_enrich, leads_enrich
