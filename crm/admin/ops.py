@@ -1,6 +1,7 @@
 """Notifications, stored webhooks and the django-q2 task queue under Unfold styling."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -13,6 +14,7 @@ from unfold.decorators import action, display
 
 from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin
 from crm.models import Notification, WebhookEvent
+from crm.services.webhooks import webhook_event_process
 
 
 @admin.register(Notification)
@@ -82,11 +84,39 @@ class NotificationAdmin(CRMModelAdmin):
         self.message_user(request, f"{count} notification(s) marked as read.", messages.SUCCESS)
 
 
+class ProcessedFilter(admin.SimpleListFilter):
+    title = "processed"
+    parameter_name = "processed"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not processed (failed or pending)"), ("yes", "Processed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(processed_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(processed_at__isnull=False)
+        return queryset
+
+
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdminMixin, CRMModelAdmin):
     list_display = ["received_at", "source", "event_type", "event_id", "processed_at", "attempts", "has_error"]
-    list_filter = [("source", ChoicesDropdownFilter), ("received_at", RangeDateTimeFilter)]
+    list_filter = [("source", ChoicesDropdownFilter), ProcessedFilter, ("received_at", RangeDateTimeFilter)]
     search_fields = ["=event_id", "event_type"]
+    actions = ["process_again"]
+
+    @action(description="Process selected unprocessed events again", permissions=["view"])
+    def process_again(self, request, queryset):
+        if not request.user.is_admin:
+            raise PermissionDenied
+        done = failed = 0
+        for event in queryset.filter(processed_at__isnull=True):
+            ok, _ = webhook_event_process(event=event)
+            done, failed = done + ok, failed + (not ok)
+            self.log_change(request, event, "Processed again" if ok else "Processing failed again")
+        self.message_user(request, f"{done} event(s) processed; {failed} failed again (see their error).",
+                          messages.SUCCESS if not failed else messages.WARNING)
 
     @display(description="Error", boolean=True)
     def has_error(self, obj: WebhookEvent) -> bool:

@@ -9,24 +9,20 @@ ignored; a failing service leaves the event stored with its error, never lost.
 from __future__ import annotations
 
 import logging
-import traceback
-from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from crm.models import WebhookEvent
+from crm.services.webhooks import webhook_event_process
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
-ERROR_MAX_CHARS = 4000
 
 
 @csrf_exempt
@@ -49,12 +45,7 @@ def twilio_sms_webhook(request: HttpRequest) -> HttpResponse:
     if not created:
         return twiml_response()  # a retry or a duplicate: already handled (or recorded)
 
-    def process() -> str:
-        from crm.services.messaging.inbound import sms_inbound_process
-
-        return sms_inbound_process(webhook_event=event)
-
-    reply_text = _event_dispatch(event, process)
+    _, reply_text = webhook_event_process(event=event)
     return twiml_response(reply_text or "")
 
 
@@ -78,12 +69,7 @@ def twilio_status_webhook(request: HttpRequest) -> HttpResponse:
     if not created:
         return twiml_response()
 
-    def process() -> None:
-        from crm.services.messaging.status import message_status_apply
-
-        message_status_apply(webhook_event=event)
-
-    _event_dispatch(event, process)
+    webhook_event_process(event=event)
     return twiml_response()
 
 
@@ -122,21 +108,3 @@ def _event_store(
         event_id=event_id,
         defaults={"event_type": event_type, "payload": payload},
     )
-
-
-def _event_dispatch[T](event: WebhookEvent, process: Callable[[], T]) -> T | None:
-    """Run the service in a transaction; mark the event processed, or keep it with the error
-    (its partial writes rolled back) and answer normally: a Twilio retry would be a duplicate."""
-    event.attempts += 1
-    try:
-        with transaction.atomic():
-            result = process()
-    except Exception:
-        logger.exception("Twilio webhook %s %s failed", event.source, event.event_id)
-        event.error = traceback.format_exc()[-ERROR_MAX_CHARS:]
-        event.save(update_fields=["attempts", "error"])
-        return None
-    event.processed_at = timezone.now()
-    event.error = ""
-    event.save(update_fields=["attempts", "error", "processed_at"])
-    return result

@@ -60,3 +60,24 @@ def test_a_reply_and_a_delivery_callback():
     sent.refresh_from_db()
     assert sent.status == "delivered"
     assert WebhookEvent.objects.filter(source="twilio_status").count() == 2
+
+
+def test_an_event_whose_handler_failed_can_be_processed_again_from_the_admin(admin_client, monkeypatch):
+    lead = texting_lead()
+    from crm.services.messaging import inbound
+
+    real = inbound.sms_inbound_process
+    monkeypatch.setattr(inbound, "sms_inbound_process", lambda **kw: (_ for _ in ()).throw(RuntimeError("boom")))
+    post("/webhooks/twilio/sms/", {"MessageSid": "SM" + "4" * 32, "From": lead.phone, "Body": "STOP"})
+    event = WebhookEvent.objects.get()
+    assert event.processed_at is None and "boom" in event.error and event.attempts == 1
+    lead.refresh_from_db()
+    assert lead.opted_out_at is None  # rolled back with the failure
+    monkeypatch.setattr(inbound, "sms_inbound_process", real)
+    response = admin_client.post("/admin/crm/webhookevent/", {"action": "process_again",
+                                                               "_selected_action": [event.pk]}, follow=True)
+    assert "1 event(s) processed" in response.content.decode()
+    event.refresh_from_db()
+    lead.refresh_from_db()
+    assert event.processed_at is not None and event.error == "" and event.attempts == 2
+    assert lead.opted_out_at is not None
