@@ -109,7 +109,6 @@ class SerpApiBackend(ProviderClient):
 
     name = "serpapi"
 
-
     def lookup(
         self,
         *,

@@ -53,27 +53,20 @@ class RecordedRequest:
 Handler = Callable[[RecordedRequest], FakeResponse]
 
 
-class FakeServer:
-    """A ThreadingHTTPServer on 127.0.0.1 (port 0: a free port) in a daemon thread."""
+class LocalServer:
+    """Start/stop/context manager for a threaded HTTP server on 127.0.0.1 (port 0: a free
+    port) in a daemon thread. Subclasses set `handler_class` (with a `fake` attribute
+    pointing back at the server object) and initialise `_server` and `_thread` to None."""
 
-    def __init__(self, default: Handler | FakeResponse | None = None):
-        self.default = default
-        self.requests: list[RecordedRequest] = []
-        self._queues: dict[str, deque[FakeResponse]] = defaultdict(deque)
-        self._routes: dict[str, Handler] = {}
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+    handler_class: type[BaseHTTPRequestHandler]
+    server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
 
-    # --- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeServer:
-        handler = type("FakeHandler", (_Handler,), {"fake": self})
-        server = _Server(("127.0.0.1", 0), handler)
+    def start(self):
+        handler = type(f"{type(self).__name__}Handler", (self.handler_class,), {"fake": self})
+        server = self.server_class(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
 
@@ -83,7 +76,7 @@ class FakeServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -94,6 +87,19 @@ class FakeServer:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+
+class FakeServer(LocalServer):
+    """A ThreadingHTTPServer on 127.0.0.1 (port 0: a free port) in a daemon thread."""
+
+    def __init__(self, default: Handler | FakeResponse | None = None):
+        self.default = default
+        self.requests: list[RecordedRequest] = []
+        self._queues: dict[str, deque[FakeResponse]] = defaultdict(deque)
+        self._routes: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     # --- scripting ---------------------------------------------------------------------
 
@@ -208,3 +214,7 @@ if pytest is not None:
         """A started FakeServer, stopped after the test. Import it into a conftest to use."""
         with FakeServer() as server:
             yield server
+
+
+FakeServer.handler_class = _Handler
+FakeServer.server_class = _Server

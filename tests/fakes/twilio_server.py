@@ -24,6 +24,8 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.http_server import LocalServer
+
 API_PREFIX = "/2010-04-01/Accounts/"
 
 
@@ -84,7 +86,7 @@ class FakeMessage:
 
 
 @dataclass
-class FakeTwilioServer:
+class FakeTwilioServer(LocalServer):
     account_sid: str = "AC" + "0" * 32
     auth_token: str = "fake-auth-token"
     # Status a created message is given (Twilio answers "queued", or "accepted" with a
@@ -99,36 +101,6 @@ class FakeTwilioServer:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeTwilioServer:
-        handler = type("FakeTwilioHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeTwilioServer:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- scripting ---------------------------------------------------------------------
 
@@ -296,3 +268,6 @@ def _basic_auth(header: str) -> tuple[str, str]:
         return "", ""
     user, _, password = base64.b64decode(header[6:]).decode().partition(":")
     return user, password
+
+
+FakeTwilioServer.handler_class = _Handler
