@@ -91,11 +91,10 @@ class LeadConversationAdminMixin:
             self.message_user(request, f"Sent to {sent} lead(s)." + (f" Not sent: {summary}." if refused else ""),
                               messages.SUCCESS if not refused else messages.WARNING)
             return None
-        context = {**self.admin_site.each_context(request), "title": "Send a text to the selected leads",
-                   "form": form, "count": queryset.count(), "opts": self.opts, "action": "send_text",
-                   "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                   "selected": request.POST.getlist(ACTION_CHECKBOX_NAME)}
-        return TemplateResponse(request, "admin/crm/lead/bulk_text.html", context)
+        return self._action_form_page(
+            request, queryset, form, action="send_text", title="Send a text to the selected leads", submit="Send",
+            intro="Each text goes through the gate: opted-out numbers, leads without recorded consent and anyone "
+                  "outside quiet hours in their own time zone are skipped, and you are told how many and why.")
 
     @action(description="Enrol selected leads in a sequence", permissions=["change"])
     def enroll_in_sequence(self, request, queryset):
@@ -113,8 +112,15 @@ class LeadConversationAdminMixin:
             self.message_user(request, f"Enrolled {enrolled} lead(s) in {sequence}."
                               + (f" Not enrolled: {summary}." if refused else ""), messages.SUCCESS)
             return None
-        context = {**self.admin_site.each_context(request), "title": "Enrol leads in a sequence", "form": form,
-                   "leads": queryset[:50], "count": queryset.count(), "opts": self.opts,
+        return self._action_form_page(
+            request, queryset, form, action="enroll_in_sequence", title="Enrol leads in a sequence", submit="Enrol",
+            intro="Leads that opted out, replied, paid, are lost or hot are not enrolled, and you will be told how "
+                  "many and why.")
+
+    def _action_form_page(self, request, queryset, form, *, action: str, title: str, intro: str, submit: str):
+        """The intermediate page of a bulk action that needs input, re-posting the selection."""
+        context = {**self.admin_site.each_context(request), "title": title, "intro": intro, "submit": submit,
+                   "form": form, "count": queryset.count(), "opts": self.opts, "action": action,
                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
                    "selected": request.POST.getlist(ACTION_CHECKBOX_NAME)}
-        return TemplateResponse(request, "admin/crm/lead/enroll.html", context)
+        return TemplateResponse(request, "admin/crm/lead/action_form.html", context)
