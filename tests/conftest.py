@@ -1,10 +1,30 @@
 """Shared fixtures: users with real roles (ADMIN/REP groups from the data migration)
 and logged-in test clients for each."""
 
+from datetime import datetime
+
 import pytest
+import time_machine
 from django.test import Client
 
 from tests.factories import AdminUserFactory, RepUserFactory
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock", default="",
+        help="Run the whole suite with the wall clock starting at this ISO time (it keeps ticking), "
+             "e.g. --clock=2026-12-02T23:30:00-05:00: no test may depend on the hour it runs at.")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_clock(request):
+    start = request.config.getoption("--clock")
+    if not start:
+        yield
+        return
+    with time_machine.travel(datetime.fromisoformat(start), tick=True):
+        yield
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from crm.models import (
 from .company import SENDER_NUMBERS, DemoCompany
 from .data import CALL_NOTES, CTA_TARGETS, REPLIES_NEGATIVE, REPLIES_POSITIVE, USER_AGENTS
 from .leads import LeadPlan
-from .rows import RowCollector, hex_id, next_send_time, stripe_id
+from .rows import RowCollector, hex_id, last_send_time, next_send_time, stripe_id
 
 S = Lead.Status
 K = TimelineEvent.Kind
@@ -37,7 +37,8 @@ class LeadStory:
                  rng: random.Random, now: datetime) -> None:
         self.plan, self.lead, self.company = plan, plan.lead, company
         self.rows, self.rng, self.now = rows, rng, now
-        self.limit = now - timedelta(minutes=rng.randint(5, 50))
+        # The story stops before the present, at a moment a text may be sent in the lead's zone.
+        self.limit = last_send_time(now - timedelta(minutes=rng.randint(5, 50)), self.lead.time_zone, rng)
         self.t = plan.created_at
         self.sender = rng.choice(SENDER_NUMBERS)
         self.owner: User = plan.rep or company.admin  # who gets this lead's alerts

@@ -134,6 +134,19 @@ def next_send_time(after: datetime, tz_name: str, rng: random.Random) -> datetim
     return local.astimezone(ZoneInfo("UTC"))
 
 
+def last_send_time(before: datetime, tz_name: str, rng: random.Random) -> datetime:
+    """A moment at or before `before` that falls inside the lead's local 09:00-19:45, so a
+    story that runs into the present never texts at night."""
+    tz = ZoneInfo(tz_name)
+    local = before.astimezone(tz)
+    minutes = local.hour * 60 + local.minute
+    if QUIET_START.hour * 60 <= minutes < QUIET_END.hour * 60 - 15:
+        return before
+    day = local.date() if minutes >= QUIET_END.hour * 60 - 15 else (local - timedelta(days=1)).date()
+    evening = datetime.combine(day, time(QUIET_END.hour - 1, 0), tzinfo=tz) + timedelta(minutes=rng.randint(0, 40))
+    return evening.astimezone(ZoneInfo("UTC"))
+
+
 def add_months(value: datetime, months: int) -> datetime:
     """Same day-of-month `months` later, clamped to the month's last day (Jan 31 -> Feb 28)."""
     month_index = value.month - 1 + months

@@ -1,10 +1,12 @@
 """manage.py seed_demo: a full, believable demo agency, loaded once, never in production."""
 
+from datetime import datetime
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
+import time_machine
 from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db.models import Min
@@ -38,9 +40,27 @@ def counts() -> dict[str, int]:
     }
 
 
+NEW_YORK = ZoneInfo("America/New_York")
+# The demo is built backwards from "now": afternoon, late evening and the small hours in the
+# east (the west is still in its evening), across a DST change.
+CLOCKS = {
+    "afternoon": datetime(2026, 7, 15, 14, 0, tzinfo=NEW_YORK),
+    "late_evening": datetime(2026, 12, 2, 23, 30, tzinfo=NEW_YORK),
+    "small_hours": datetime(2026, 12, 2, 3, 0, tzinfo=NEW_YORK),
+    "dst_morning": datetime(2026, 11, 1, 7, 45, tzinfo=NEW_YORK),
+}
+
+
 @pytest.fixture
 def seeded() -> str:
-    return seed()
+    with time_machine.travel(CLOCKS["afternoon"], tick=True):
+        yield seed()
+
+
+@pytest.fixture(params=list(CLOCKS))
+def seeded_at_any_hour(request) -> str:
+    with time_machine.travel(CLOCKS[request.param], tick=True):
+        yield seed()
 
 
 def test_admin_and_reps_can_log_in_with_their_roles(seeded):
@@ -93,7 +113,7 @@ def test_every_crm_model_has_rows(seeded):
     assert empty == []
 
 
-def test_texts_respect_quiet_hours_and_money_is_cents(seeded):
+def test_texts_respect_quiet_hours_and_money_is_cents(seeded_at_any_hour):
     for message in Message.objects.filter(direction=Message.Direction.OUTBOUND).select_related("lead"):
         local = message.sent_at.astimezone(ZoneInfo(message.lead.time_zone))
         assert 9 <= local.hour < 20, (message.pk, local)
