@@ -31,6 +31,11 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 SMS_RATE_PER_NUMBER = env.float("SMS_RATE_PER_NUMBER", default=1.0)
 # A sequence step due more than this many hours ago is skipped, not sent stale.
 SMS_STALE_AFTER_HOURS = env.int("SMS_STALE_AFTER_HOURS", default=12)
+# Senders running at once (each one worker task), and how long one runs before handing over.
+SMS_SENDERS = env.int("SMS_SENDERS", default=2)
+SMS_SENDER_BUDGET_SECONDS = env.float("SMS_SENDER_BUDGET_SECONDS", default=50.0)
+# The dispatcher queues a number's texts at most this far ahead of their slots.
+SMS_PLAN_AHEAD_SECONDS = env.int("SMS_PLAN_AHEAD_SECONDS", default=120)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 SERPAPI_API_KEY = env.str("SERPAPI_API_KEY", default="")

@@ -14,6 +14,8 @@ STORAGES = {
 PROVIDER_CONCURRENCY = 1
 # No per-number pacing in tests (the limiter has its own tests); twilio stays offline.
 SMS_RATE_PER_NUMBER = 0
+# A sender run by a test sends what is due and returns; it never waits for later slots.
+SMS_SENDER_BUDGET_SECONDS = 0
 # WhiteNoise finds static files through the finders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
 # seed_demo runs in tests (DEBUG is off here, as in every test run).

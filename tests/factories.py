@@ -186,6 +186,16 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     status = m.Enrollment.Status.ACTIVE
 
 
+class BulkSendFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.BulkSend
+
+    body = factory.Sequence(lambda n: f"Bulk text {n}")
+    dedupe_key = factory.Sequence(lambda n: f"{n:064d}")
+    selected = 1
+    queued = 1
+
+
 class MessageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = m.Message

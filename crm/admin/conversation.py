@@ -8,10 +8,12 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from unfold.decorators import action
-from unfold.widgets import UnfoldAdminSelectWidget
+from django.utils.html import format_html
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldBooleanSwitchWidget
 
 from crm.models import Message, Sequence
-from crm.services.enrollments import enrollment_create, enrollment_refusal
+from crm.services.enrollments import enrollments_create
+from crm.services.messaging.bulk_send import sms_bulk_send
 from crm.services.messaging.gate import can_send
 from crm.services.messaging.sending import SendRefused, sms_send
 from crm.services.messaging.templates import sms_segments
@@ -21,12 +23,21 @@ THREAD_LIMIT = 100
 
 class BulkTextForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "class": "border border-base-200 rounded-default px-3 py-2 w-full"}),
-                           max_length=1600, help_text="Sent now to each lead the gate allows; the rest are listed with why.")
+                           max_length=1600, help_text="Merge fields such as {business_name} and {preview_url} work here. "
+                           "Queued for each lead the gate allows and sent by the worker at its number's pace.")
 
 
 class EnrollForm(forms.Form):
     sequence = forms.ModelChoiceField(queryset=Sequence.objects.filter(is_active=True),
                                       widget=UnfoldAdminSelectWidget, empty_label=None)
+    restart = forms.BooleanField(required=False, widget=UnfoldBooleanSwitchWidget,
+                                 label="Start again from step 1",
+                                 help_text="Off: a lead that already received some steps continues after the last one "
+                                           "it got. On: those steps are sent again.")
+
+
+def _counted(refused: dict[str, int]) -> str:
+    return "; ".join(f"{n} {reason}" for reason, n in refused.items())
 
 
 class LeadConversationAdminMixin:
@@ -79,48 +90,69 @@ class LeadConversationAdminMixin:
         if not request.user.has_perm("crm.add_message"):
             raise PermissionDenied
         form = BulkTextForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            sent, refused = 0, {}
-            for lead in queryset.select_related("assigned_rep"):
-                try:
-                    sms_send(lead=lead, body=form.cleaned_data["body"], sent_by=request.user, automated=True)
-                    sent += 1
-                except SendRefused as exc:
-                    refused[str(exc)] = refused.get(str(exc), 0) + 1
-            summary = "; ".join(f"{n}: {reason}" for reason, n in refused.items())
-            self.message_user(request, f"Sent to {sent} lead(s)." + (f" Not sent: {summary}." if refused else ""),
-                              messages.SUCCESS if not refused else messages.WARNING)
-            return None
-        return self._action_form_page(
-            request, queryset, form, action="send_text", title="Send a text to the selected leads", submit="Send",
-            intro="Each text goes through the gate: opted-out numbers, leads without recorded consent and anyone "
-                  "outside quiet hours in their own time zone are skipped, and you are told how many and why.")
+        page = {"action": "send_text", "title": "Send a text to the selected leads", "submit": "Queue the texts",
+                "intro": "Each text goes through the gate: opted-out numbers, leads without recorded consent and "
+                         "anyone outside quiet hours in their own time zone are skipped, and you are told how many "
+                         "and why. Leads that got this same text in the last 24 hours are skipped too."}
+        if not form.is_valid():
+            return self._action_form_page(request, queryset, form, **page)
+        leads = queryset.select_related(None)
+        try:
+            plan = sms_bulk_send(leads=leads, body=form.cleaned_data["body"], actor=request.user,
+                                 dry_run="confirm" not in request.POST)
+        except SendRefused as exc:
+            form.add_error("body", str(exc))
+            return self._action_form_page(request, queryset, form, **page)
+        if "confirm" not in request.POST:
+            summary = [f"{plan.queued} will be queued and sent at their numbers' pace."]
+            if plan.duplicates:
+                summary.append(f"{plan.duplicates} already got this text in the last 24 hours and will be skipped.")
+            if plan.refused:
+                summary.append(f"Not sent: {_counted(plan.refused)}.")
+            return self._action_form_page(request, queryset, form, summary=summary, confirming=True, **page)
+        follow = reverse("admin:crm_bulksend_change", args=[plan.bulk_send.pk])
+        self.message_user(request, format_html(
+            "{} queued{}{}. <a class='underline' href='{}'>Follow progress</a>.", plan.queued,
+            f"; {plan.duplicates} skipped (already got this text in the last 24 hours)" if plan.duplicates else "",
+            f"; not sent: {_counted(plan.refused)}" if plan.refused else "", follow),
+            messages.SUCCESS if not plan.refused else messages.WARNING)
+        return None
 
     @action(description="Enrol selected leads in a sequence", permissions=["change"])
     def enroll_in_sequence(self, request, queryset):
         form = EnrollForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            sequence = form.cleaned_data["sequence"]
-            enrolled, refused = 0, {}
-            for lead in queryset.select_related(None):
-                if enrollment_create(lead=lead, sequence=sequence, actor=request.user):
-                    enrolled += 1
-                else:
-                    reason = enrollment_refusal(lead=lead, sequence=sequence) or "already enrolled"
-                    refused[reason] = refused.get(reason, 0) + 1
-            summary = "; ".join(f"{n} {reason}" for reason, n in refused.items())
-            self.message_user(request, f"Enrolled {enrolled} lead(s) in {sequence}."
-                              + (f" Not enrolled: {summary}." if refused else ""), messages.SUCCESS)
-            return None
-        return self._action_form_page(
-            request, queryset, form, action="enroll_in_sequence", title="Enrol leads in a sequence", submit="Enrol",
-            intro="Leads that opted out, replied, paid, are lost or hot are not enrolled, and you will be told how "
-                  "many and why.")
+        page = {"action": "enroll_in_sequence", "title": "Enrol leads in a sequence", "submit": "Enrol",
+                "intro": "Leads that opted out, replied, paid, are lost or hot are not enrolled, and you will be told "
+                         "how many and why."}
+        if not form.is_valid():
+            return self._action_form_page(request, queryset, form, **page)
+        sequence, restart = form.cleaned_data["sequence"], form.cleaned_data["restart"]
+        if restart and not request.user.is_admin:
+            raise PermissionDenied
+        leads = queryset.select_related(None)
+        result = enrollments_create(leads=leads, sequence=sequence, actor=request.user, restart=restart,
+                                    dry_run="confirm" not in request.POST)
+        if "confirm" not in request.POST:
+            summary = [f"{result.enrolled} will be enrolled in {sequence}."]
+            if result.continuing:
+                summary.append(f"{result.continuing} already received some of its steps and continue after the last "
+                               "one they got (nothing is sent twice).")
+            if result.resent:
+                summary.append(f"{result.resent} already received some of its steps and start again from step 1: "
+                               "those steps will be sent to them again.")
+            if result.refused:
+                summary.append(f"Not enrolled: {_counted(result.refused)}.")
+            return self._action_form_page(request, queryset, form, summary=summary, confirming=True, **page)
+        self.message_user(request, f"Enrolled {result.enrolled} lead(s) in {sequence}."
+                          + (f" Not enrolled: {_counted(result.refused)}." if result.refused else ""), messages.SUCCESS)
+        return None
 
-    def _action_form_page(self, request, queryset, form, *, action: str, title: str, intro: str, submit: str):
-        """The intermediate page of a bulk action that needs input, re-posting the selection."""
+    def _action_form_page(self, request, queryset, form, *, action: str, title: str, intro: str, submit: str,
+                          summary: list[str] | None = None, confirming: bool = False):
+        """The intermediate page of a bulk action: its input, then what it will do, re-posting the selection."""
         context = {**self.admin_site.each_context(request), "title": title, "intro": intro, "submit": submit,
                    "form": form, "count": queryset.count(), "opts": self.opts, "action": action,
-                   "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                   "action_checkbox_name": ACTION_CHECKBOX_NAME, "summary": summary, "confirming": confirming,
+                   "select_across": request.POST.get("select_across") == "1",
                    "selected": request.POST.getlist(ACTION_CHECKBOX_NAME)}
         return TemplateResponse(request, "admin/crm/lead/action_form.html", context)

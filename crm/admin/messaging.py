@@ -2,13 +2,25 @@
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFilter, RelatedDropdownFilter
 from unfold.decorators import display
 
 from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin, ScopedTabularInline
 from crm.admin.paginator import EstimatedCountPaginator
-from crm.models import Call, CompanySettings, Enrollment, Lead, Message, MessageTemplate, Sequence, SequenceStep
+from crm.models import (
+    BulkSend,
+    Call,
+    CompanySettings,
+    Enrollment,
+    Lead,
+    Message,
+    MessageTemplate,
+    Sequence,
+    SequenceStep,
+)
+from crm.selectors.messaging import bulk_send_progress
 from crm.services.messaging.templates import (
     preview_url,
     sms_segments,
@@ -155,6 +167,37 @@ class EnrollmentAdmin(CRMModelAdmin):
     })
     def show_status(self, obj: Enrollment) -> str:
         return obj.status
+
+
+@admin.register(BulkSend)
+class BulkSendAdmin(ReadOnlyAdminMixin, CRMModelAdmin):
+    """A bulk text's progress: what the gate said when it was queued, and where its texts are now."""
+
+    list_display = ["created_at", "created_by", "short_body", "selected", "queued", "skipped_duplicates",
+                    "progress"]
+    list_select_related = ["created_by"]
+    search_fields = ["body"]
+    readonly_fields = ["created_at", "created_by", "body", "selected", "queued", "skipped_duplicates",
+                       "refusals", "progress", "messages_link"]
+    fields = readonly_fields
+
+    @display(description="Text")
+    def short_body(self, obj: BulkSend) -> str:
+        return obj.body if len(obj.body) <= 60 else obj.body[:57] + "..."
+
+    @display(description="Not queued")
+    def refusals(self, obj: BulkSend) -> str:
+        return "; ".join(f"{n} {reason}" for reason, n in (obj.refused or {}).items()) or "-"
+
+    @display(description="Progress")
+    def progress(self, obj: BulkSend) -> str:
+        counts = bulk_send_progress(bulk_send=obj)
+        return ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing queued"
+
+    @display(description="Texts")
+    def messages_link(self, obj: BulkSend) -> str:
+        url = reverse("admin:crm_message_changelist") + f"?bulk_send__id__exact={obj.pk}"
+        return format_html('<a class="text-primary-600" href="{}">See each text</a>', url)
 
 
 @admin.register(Call)

@@ -70,10 +70,21 @@ class SmsResult:
 class SmsSendError(Exception):
     """A send or lookup that failed. Its message never contains credentials."""
 
-    def __init__(self, message: str, *, code: str = "", permanent: bool = False):
+    def __init__(self, message: str, *, code: str = "", permanent: bool = False, http_status: int = 0):
         super().__init__(message)
         self.code = code  # Twilio error code, e.g. "21610"; "" if none
         self.permanent = permanent  # True: never retry this recipient (PERMANENT_ERROR_CODES)
+        self.http_status = http_status  # 0: no answer at all (timeout, refused, unreadable)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """No answer, or a server error: Twilio may have taken the message all the same."""
+        return self.http_status == 0 or self.http_status >= 500
+
+    @property
+    def rate_limited(self) -> bool:
+        """429: Twilio refused it for now; it did not take the message."""
+        return self.http_status == 429
 
 
 def sms_error_is_permanent(code: str) -> bool:
@@ -194,6 +205,7 @@ def _send_error(exc: Exception, action: str) -> SmsSendError:
             f"Twilio {action} failed: HTTP {status} error {code or '-'}: {detail}",
             code=code,
             permanent=permanent,
+            http_status=status,
         )
     # Timeouts, refused connections, unreadable answers. A timed-out send may still have
     # been accepted by Twilio: callers reconcile with find_sent before sending again.

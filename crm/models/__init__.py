@@ -6,6 +6,7 @@ from .billing import Upsell as Upsell
 from .leads import ImportBatch as ImportBatch
 from .leads import Lead as Lead
 from .leads import TimelineEvent as TimelineEvent
+from .messaging import BulkSend as BulkSend
 from .messaging import Call as Call
 from .messaging import Enrollment as Enrollment
 from .messaging import Message as Message
@@ -15,6 +16,7 @@ from .messaging import SequenceStep as SequenceStep
 from .ops import Notification as Notification
 from .ops import ProviderThrottle as ProviderThrottle
 from .ops import WebhookEvent as WebhookEvent
+from .ops import WorkerLease as WorkerLease
 from .previews import PreviewEvent as PreviewEvent
 from .team import CompanySettings as CompanySettings
 from .team import RepProfile as RepProfile

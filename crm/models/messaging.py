@@ -76,6 +76,9 @@ class Enrollment(models.Model):
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    restart = models.BooleanField(
+        default=False, help_text="Started again from step 1 by an admin: steps the lead already received are sent again."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
 
@@ -91,6 +94,28 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead} in {self.sequence}"
+
+
+class BulkSend(models.Model):
+    """One bulk "Send a text" from the admin: what was asked, and what the gate said at once.
+    The texts themselves are Messages pointing here, sent by the worker at their slots."""
+
+    body = models.TextField()
+    dedupe_key = models.CharField(max_length=64, help_text="The same text to the same lead within 24 h is skipped.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    selected = models.PositiveIntegerField(default=0)
+    queued = models.PositiveIntegerField(default=0)
+    skipped_duplicates = models.PositiveIntegerField(default=0)
+    refused = models.JSONField(default=dict, blank=True, help_text="Refusal reason -> number of leads.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Bulk text #{self.pk} ({self.queued} queued)"
 
 
 class Message(models.Model):
@@ -126,6 +151,14 @@ class Message(models.Model):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    bulk_send = models.ForeignKey(
+        BulkSend, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    dedupe_key = models.CharField(max_length=64, blank=True)
+    # Its slot: planned from the sending number's pace when queued; never sent before it.
+    send_at = models.DateTimeField(null=True, blank=True)
+    # When a sender flipped it to "sending", just before the provider call.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -136,6 +169,11 @@ class Message(models.Model):
             models.Index(fields=["lead", "-created_at"], name="message_lead_time"),
             models.Index(fields=["-created_at", "-id"], name="message_created"),
             models.Index(fields=["status", "created_at"], name="message_status_time"),
+            # The sender's claim: the next queued text whose slot has come.
+            models.Index(fields=["send_at", "id"], condition=Q(status="queued"), name="message_queued_due"),
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="message_in_flight"),
+            models.Index(fields=["dedupe_key", "lead", "created_at"], condition=~Q(dedupe_key=""),
+                         name="message_dedupe"),
         ]
         constraints = [
             # A sequence step is sent at most once per enrolment, whatever crashes or retries.

@@ -18,6 +18,7 @@ REP_OWNER_PATHS: dict[type[Model], str] = {
     m.Enrollment: "lead__assigned_rep",
     m.Notification: "recipient",
     m.Commission: "rep",
+    m.BulkSend: "created_by",
     m.User: "pk",
 }
 

@@ -1,13 +1,22 @@
-"""Enrolling leads in sequences. (Sending is the dispatcher's job, in the SMS work.)"""
+"""Enrolling leads in sequences, and moving an enrolment on once a step's text has ended.
 
+A step ends exactly once: sent, or skipped or failed with its reason on the lead's timeline.
+Only then does the enrolment move to the next step, so a crash never skips an unsent one.
+"""
+
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from crm.models import Enrollment, Lead, Sequence, TimelineEvent
+from crm.models import Enrollment, Lead, Message, Sequence, SequenceStep, TimelineEvent
 
 NOT_ENROLLABLE = (Lead.Status.PAID, Lead.Status.LOST, Lead.Status.REPLIED)
+OPEN_STATUSES = [Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED]
+# A step counts as received once a text for it is queued, in flight or went out.
+RECEIVED_STATUSES = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT, Message.Status.DELIVERED]
 
 
 def enrollment_refusal(*, lead: Lead, sequence: Sequence) -> str:
@@ -23,32 +32,150 @@ def enrollment_refusal(*, lead: Lead, sequence: Sequence) -> str:
     return ""
 
 
-def enrollment_create(*, lead: Lead, sequence: Sequence, actor=None) -> Enrollment | None:
-    """Enrol `lead` at the sequence's first step; None when refused or already enrolled."""
-    first = sequence.steps.order_by("order").first()
-    if first is None or enrollment_refusal(lead=lead, sequence=sequence):
-        return None
-    now = timezone.now()
+def steps_received(*, lead_ids, sequence: Sequence) -> dict[int, int]:
+    """lead id -> the highest step order of `sequence` each lead already received (one query)."""
+    return dict(
+        Message.objects.filter(lead_id__in=lead_ids, sequence_step__sequence=sequence,
+                               direction=Message.Direction.OUTBOUND, status__in=RECEIVED_STATUSES)
+        .values("lead_id").annotate(last=Max("sequence_step__order")).values_list("lead_id", "last")
+    )
+
+
+def _starting_step(steps: list[SequenceStep], received_up_to: int | None, restart: bool) -> SequenceStep | None:
+    if restart or received_up_to is None:
+        return steps[0] if steps else None
+    return next((step for step in steps if step.order > received_up_to), None)
+
+
+@dataclass
+class EnrolResult:
+    enrolled: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    continuing: int = 0  # enrolled past steps they had already received
+    resent: int = 0  # restarted: will receive steps they already had again
+
+    def refuse(self, reason: str) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+
+
+def enrollments_create(*, leads: QuerySet, sequence: Sequence, actor=None, restart: bool = False,
+                       dry_run: bool = False, now=None) -> EnrolResult:
+    """Enrol many leads at once (a few queries whatever their number). A lead that already
+    received some steps continues after the last one it got, unless `restart` (an admin's
+    explicit choice) starts it again from step 1. `dry_run` counts without writing."""
+    now = now or timezone.now()
+    steps = list(sequence.steps.order_by("order"))
+    result = EnrolResult()
+    leads = list(leads.select_related(None).only(
+        "pk", "status", "priority", "opted_out_at"))
+    if not steps:
+        for _ in leads:
+            result.refuse("the sequence has no steps")
+        return result
+    received = steps_received(lead_ids=[lead.pk for lead in leads], sequence=sequence)
+    open_ids = set(Enrollment.objects.filter(lead_id__in=[lead.pk for lead in leads], sequence=sequence,
+                                             status__in=OPEN_STATUSES).values_list("lead_id", flat=True))
+    planned: list[tuple[Lead, SequenceStep]] = []
+    for lead in leads:
+        refusal = enrollment_refusal(lead=lead, sequence=sequence) or (
+            "already enrolled" if lead.pk in open_ids else "")
+        start = _starting_step(steps, received.get(lead.pk), restart)
+        if not refusal and start is None:
+            refusal = "already received every step"
+        if refusal:
+            result.refuse(refusal)
+            continue
+        if lead.pk in received:
+            if restart:
+                result.resent += 1
+            else:
+                result.continuing += 1
+        planned.append((lead, start))
+    result.enrolled = len(planned)
+    if dry_run or not planned:
+        return result
+    rows = [Enrollment(lead=lead, sequence=sequence, next_step=start, enrolled_by=actor, restart=restart,
+                       next_run_at=now + timedelta(days=start.delay_days, hours=start.delay_hours))
+            for lead, start in planned]
     try:
         with transaction.atomic():
-            enrollment = Enrollment.objects.create(
-                lead=lead, sequence=sequence, next_step=first, enrolled_by=actor,
-                next_run_at=now + timedelta(days=first.delay_days, hours=first.delay_hours),
-            )
-            TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.ENROLLED, actor=actor,
-                                         data={"sequence": sequence.name, "enrollment": enrollment.pk})
-    except IntegrityError:
-        return None  # already actively enrolled in this sequence
-    return enrollment
+            Enrollment.objects.bulk_create(rows)
+    except IntegrityError:  # enrolled meanwhile by someone else: keep the others
+        kept = []
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    row.save()
+                kept.append(row)
+            except IntegrityError:
+                result.refuse("already enrolled")
+        rows = kept
+        result.enrolled = len(rows)
+    TimelineEvent.objects.bulk_create([
+        TimelineEvent(lead_id=row.lead_id, kind=TimelineEvent.Kind.ENROLLED, actor=actor,
+                      data={"sequence": sequence.name, "enrollment": row.pk, "from_step": row.next_step.order,
+                            "restart": restart})
+        for row in rows])
+    return result
+
+
+def enrollment_create(*, lead: Lead, sequence: Sequence, actor=None, restart: bool = False) -> Enrollment | None:
+    """Enrol one lead (see `enrollments_create`); None when refused or already enrolled."""
+    result = enrollments_create(leads=Lead.objects.filter(pk=lead.pk), sequence=sequence, actor=actor,
+                                restart=restart)
+    if not result.enrolled:
+        return None
+    return Enrollment.objects.filter(lead=lead, sequence=sequence, status__in=OPEN_STATUSES).first()
 
 
 def leads_auto_enroll(*, lead_ids: list[int], sequence: Sequence | None) -> int:
     """Enrol the given leads in the company's auto-enrol sequence, if one is set."""
     if sequence is None:
         return 0
-    enrolled = 0
-    open_statuses = [Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED]
-    for lead in Lead.objects.filter(pk__in=lead_ids).exclude(enrollments__sequence=sequence,
-                                                           enrollments__status__in=open_statuses):
-        enrolled += enrollment_create(lead=lead, sequence=sequence) is not None
-    return enrolled
+    return enrollments_create(leads=Lead.objects.filter(pk__in=lead_ids), sequence=sequence).enrolled
+
+
+def step_following(step: SequenceStep) -> SequenceStep | None:
+    return SequenceStep.objects.filter(sequence_id=step.sequence_id, order__gt=step.order).order_by("order").first()
+
+
+def enrollment_step_ended(*, enrollment_id: int, step: SequenceStep, outcome: str, reason: str = "",
+                          now=None) -> bool:
+    """The text for `step` ended (sent, failed, skipped): move the enrolment to the next step,
+    once. A no-op when the enrolment has already moved on. Failed and skipped steps are
+    written on the timeline with their reason (a sent one has its own "Text sent" event)."""
+    now = now or timezone.now()
+    following = step_following(step)
+    updates = {"next_step": following}
+    if following is None:
+        updates.update(next_run_at=None)
+    else:
+        updates["next_run_at"] = now + timedelta(days=following.delay_days, hours=following.delay_hours)
+    moved = Enrollment.objects.filter(pk=enrollment_id, next_step=step).update(**updates) == 1
+    if moved and following is None:
+        Enrollment.objects.filter(pk=enrollment_id, status=Enrollment.Status.ACTIVE).update(
+            status=Enrollment.Status.COMPLETED, stopped_at=now)
+    if moved and outcome != "sent":
+        enrollment = Enrollment.objects.select_related("sequence").get(pk=enrollment_id)
+        TimelineEvent.objects.create(lead_id=enrollment.lead_id, kind=TimelineEvent.Kind.SEQUENCE_STOPPED, data={
+            "sequence": enrollment.sequence.name, "step": step.order, "skipped" if outcome == "skipped" else "failed":
+            reason[:200]})
+    return moved
+
+
+def enrollment_step_retry(*, enrollment_id: int, step: SequenceStep, at) -> bool:
+    """The step's text could not go now (quiet hours): try the same step again at `at`."""
+    return Enrollment.objects.filter(pk=enrollment_id, next_step=step).update(next_run_at=at) == 1
+
+
+def enrollment_halt(*, enrollment_id: int, reason: str, pause: bool, now=None) -> None:
+    """Stop (or pause, when a person takes over) one enrolment whose step may not go, keeping
+    its step due so a resumed enrolment sends it."""
+    now = now or timezone.now()
+    status = Enrollment.Status.PAUSED if pause else Enrollment.Status.STOPPED
+    changed = Enrollment.objects.filter(pk=enrollment_id, status__in=OPEN_STATUSES).update(
+        status=status, stop_reason=reason[:100], stopped_at=now, next_run_at=now)
+    if changed:
+        enrollment = Enrollment.objects.select_related("sequence").get(pk=enrollment_id)
+        TimelineEvent.objects.create(lead_id=enrollment.lead_id, kind=TimelineEvent.Kind.SEQUENCE_STOPPED,
+                                     data={"sequence": enrollment.sequence.name, "reason": reason[:200]})

@@ -7,7 +7,8 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from crm.models import CompanySettings, Enrollment, Lead, Notification, PreviewEvent, TimelineEvent, User
+from crm.models import CompanySettings, Enrollment, Lead, Notification, PreviewEvent, TimelineEvent
+from crm.services.notifications import notify
 
 HOT_PAUSE_REASON = "hot lead: a person takes over"
 
@@ -35,12 +36,6 @@ def _context_text(lead: Lead, since: datetime, now: datetime, trigger: str) -> t
                   "trigger": trigger}
 
 
-def _recipients(lead: Lead) -> list[User]:
-    if lead.assigned_rep_id and lead.assigned_rep.is_active:
-        return [lead.assigned_rep]
-    return list(User.objects.filter(is_active=True).filter(Q(is_superuser=True) | Q(groups__name="ADMIN")).distinct())
-
-
 def lead_mark_hot(*, lead: Lead, trigger: str, now: datetime | None = None,
                   company: CompanySettings | None = None) -> bool:
     """Make the lead HOT unless it already is. Returns True only for the call that did it,
@@ -56,11 +51,7 @@ def lead_mark_hot(*, lead: Lead, trigger: str, now: datetime | None = None,
         lead.priority, lead.hot_at = Lead.Priority.HOT, now
         text, data = _context_text(lead, since, now, trigger)
         TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.HOT, data={**data, "text": text})
-        Notification.objects.bulk_create([
-            Notification(recipient=user, lead=lead, kind=Notification.Kind.HOT_LEAD,
-                         text=f"{lead.business_name} is hot: {text}.")
-            for user in _recipients(lead)
-        ])
+        notify(lead=lead, kind=Notification.Kind.HOT_LEAD, text=f"{lead.business_name} is hot: {text}.")
         Enrollment.objects.filter(lead=lead, status=Enrollment.Status.ACTIVE).update(
             status=Enrollment.Status.PAUSED, stop_reason=HOT_PAUSE_REASON)
     return True

@@ -6,7 +6,10 @@ from django_q.models import Schedule
 SCHEDULES: dict[str, tuple[str, int]] = {
     "hot-leads-sweep": ("crm.tasks.previews.hot_leads_sweep_task", 1),
     "sms-dispatch": ("crm.tasks.messaging.dispatch_due_task", 1),
-    "sms-reconcile": ("crm.tasks.messaging.reconcile_sending_task", 5),
+    # Restarts the sender if none runs (a killed worker); senders also start when texts are queued.
+    "sms-send": ("crm.tasks.messaging.sms_sender_task", 1),
+    "sms-reconcile": ("crm.tasks.messaging.reconcile_sending_task", 1),
+    "webhook-retry": ("crm.tasks.messaging.webhook_events_retry_task", 1),
 }
 
 

@@ -27,6 +27,38 @@ STATE_TIME_ZONES = {
 }
 
 
+# Every zone each state's places use, where there is more than one (tz database names).
+# A lead placed only by its state may be in any of them.
+STATE_ALL_TIME_ZONES = {
+    "AK": ("America/Anchorage", "America/Adak"),
+    "AL": ("America/Chicago", "America/New_York"),  # Phenix City keeps Eastern time
+    "AZ": ("America/Phoenix", "America/Denver"),  # the Navajo Nation keeps daylight saving
+    "FL": ("America/New_York", "America/Chicago"),
+    "ID": ("America/Boise", "America/Los_Angeles"),
+    "IN": ("America/Indiana/Indianapolis", "America/Chicago"),
+    "KS": ("America/Chicago", "America/Denver"),
+    "KY": ("America/New_York", "America/Chicago"),
+    "MI": ("America/Detroit", "America/Menominee"),
+    "ND": ("America/Chicago", "America/Denver"),
+    "NE": ("America/Chicago", "America/Denver"),
+    "NV": ("America/Los_Angeles", "America/Denver"),  # West Wendover keeps Mountain time
+    "OR": ("America/Los_Angeles", "America/Boise"),
+    "SD": ("America/Chicago", "America/Denver"),
+    "TN": ("America/Chicago", "America/New_York"),
+    "TX": ("America/Chicago", "America/Denver"),
+}
+# Sources that place a lead in one zone; a state or an area code only says where it may be.
+PRECISE_SOURCES = frozenset({"coordinates", "gazetteer", "manual", ""})
+
+
+def state_time_zones(state: str) -> tuple[str, ...]:
+    """Every zone a US state's places may be in (empty for an unknown state)."""
+    state = (state or "").strip().upper()
+    if state in STATE_ALL_TIME_ZONES:
+        return STATE_ALL_TIME_ZONES[state]
+    return (STATE_TIME_ZONES[state],) if state in STATE_TIME_ZONES else ()
+
+
 @lru_cache(maxsize=1)
 def _finder():
     from timezonefinder import TimezoneFinder

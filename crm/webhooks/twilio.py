@@ -2,8 +2,9 @@
 
 Each request: verify X-Twilio-Signature against the public URL -> store a WebhookEvent
 (once per provider id) -> dispatch to one messaging service, recording success or the error.
-A forged request is refused with 403 before anything is stored; a repeat is acknowledged and
-ignored; a failing service leaves the event stored with its error, never lost.
+A forged request is refused with 403 before anything is stored; a repeat of a processed event
+is acknowledged and ignored; a repeat of one whose handler failed is processed again; a failing
+service leaves the event stored with its error and retried on schedule, never lost.
 """
 
 from __future__ import annotations
@@ -36,15 +37,16 @@ def twilio_sms_webhook(request: HttpRequest) -> HttpResponse:
     if not message_sid:
         return HttpResponseBadRequest("MessageSid is required")
 
-    event, created = _event_store(
+    event, _ = _event_store(
         source=WebhookEvent.Source.TWILIO_SMS,
         event_id=message_sid,
+        object_id=message_sid,
         event_type="inbound",
         payload=request.POST.dict(),
     )
-    if not created:
-        return twiml_response()  # a retry or a duplicate: already handled (or recorded)
-
+    if event.processed_at is not None:
+        return twiml_response()  # a duplicate of one already handled
+    # New, or Twilio's retry of one whose handler failed: (again) processed now, once.
     _, reply_text = webhook_event_process(event=event)
     return twiml_response(reply_text or "")
 
@@ -60,16 +62,16 @@ def twilio_status_webhook(request: HttpRequest) -> HttpResponse:
     if not message_sid or not message_status:
         return HttpResponseBadRequest("MessageSid and MessageStatus are required")
 
-    event, created = _event_store(
+    event, _ = _event_store(
         source=WebhookEvent.Source.TWILIO_STATUS,
         event_id=f"{message_sid}:{message_status}",
+        object_id=message_sid,
         event_type=message_status,
         payload=request.POST.dict(),
     )
-    if not created:
-        return twiml_response()
-
-    webhook_event_process(event=event)
+    if event.processed_at is None:
+        # Applied now; or kept waiting when the sender has not recorded this SID yet.
+        webhook_event_process(event=event)
     return twiml_response()
 
 
@@ -99,12 +101,12 @@ def twiml_response(reply_text: str = "") -> HttpResponse:
 
 
 def _event_store(
-    *, source: str, event_id: str, event_type: str, payload: dict
+    *, source: str, event_id: str, object_id: str, event_type: str, payload: dict
 ) -> tuple[WebhookEvent, bool]:
     """The event row, created unless this (source, event_id) was stored before. get_or_create
     falls back to a read on IntegrityError, so two concurrent deliveries store one row."""
     return WebhookEvent.objects.get_or_create(
         source=source,
         event_id=event_id,
-        defaults={"event_type": event_type, "payload": payload},
+        defaults={"event_type": event_type, "payload": payload, "object_id": object_id[:100]},
     )

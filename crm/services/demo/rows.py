@@ -19,6 +19,7 @@ from crm import models as m
 INSERT_ORDER: tuple[type[models.Model], ...] = (
     m.Lead,
     m.Enrollment,
+    m.BulkSend,
     m.Message,
     m.PreviewEvent,
     m.Call,

@@ -10,12 +10,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from crm.models import ImportBatch, Lead, User, WebhookEvent
+from crm.models import BulkSend, ImportBatch, Lead, Message, User, WebhookEvent
+from crm.services.messaging.bulk_send import bulk_dedupe_key
 
 from .activity import demo_activity_build
 from .billing import demo_billing_build
 from .company import (
     DEMO_LOGINS,
+    SENDER_NUMBERS,
     DemoCompany,
     DemoLogin,
     company_outreach_create,
@@ -24,7 +26,7 @@ from .company import (
     company_users_create,
 )
 from .leads import DEMO_MARKER, demo_batches_create, demo_leads_build
-from .rows import RowCollector
+from .rows import RowCollector, hex_id, next_send_time
 
 DEFAULT_SEED = 20240601
 
@@ -118,7 +120,29 @@ def _load(*, rng: random.Random, now: datetime) -> None:
     paid = [plan for plan in plans if plan.paid_at is not None]
     demo_billing_build(paid=paid, company=company, rows=billing_rows, rng=rng, now=now)
     _add_sms_webhooks(plans, billing_rows, rng)
+    _add_bulk_send(plans, company, billing_rows, rng, now)
     billing_rows.flush()
+
+
+def _add_bulk_send(plans: list, company: DemoCompany, rows: RowCollector, rng: random.Random, now: datetime) -> None:
+    """Last week the admin texted a seasonal offer to some contacted leads with "Send a text"."""
+    chosen = [p for p in plans if p.lead.status == Lead.Status.CONTACTED and not p.lead.opted_out_at
+              and not p.lead.number_flagged_at][:8]
+    if not chosen:
+        return
+    body = "Spring offer from Brightside: launch your new site this month and the first month of care is on us."
+    started = now - timedelta(days=6)
+    bulk = rows.add(BulkSend(body=body, dedupe_key=bulk_dedupe_key(body), created_by=company.admin,
+                             selected=len(chosen) + 1, queued=len(chosen),
+                             refused={"no recorded consent for automated texts": 1}), at=started)
+    for plan in chosen:
+        sent_at = next_send_time(started, plan.lead.time_zone, rng)
+        rows.add(Message(lead=plan.lead, direction=Message.Direction.OUTBOUND, body=body,
+                         from_number=SENDER_NUMBERS[0], to_number=plan.lead.phone,
+                         provider_sid=hex_id(rng, "SM"), status=Message.Status.DELIVERED,
+                         sent_by=company.admin, bulk_send=bulk, dedupe_key=bulk.dedupe_key, send_at=sent_at,
+                         sent_at=sent_at, delivered_at=sent_at + timedelta(seconds=4)),
+                 at=sent_at - timedelta(seconds=1))
 
 
 def _add_sms_webhooks(plans: list, rows: RowCollector, rng: random.Random) -> None:

@@ -4,11 +4,12 @@ replies, each handled in the request that delivers it."""
 import re
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F
 from django.utils import timezone
 
-from crm.models import CompanySettings, Enrollment, Lead, Message, Notification, TimelineEvent, User, WebhookEvent
-from crm.services.messaging.sending import lead_count_inbound
+from crm.models import CompanySettings, Enrollment, Lead, Message, Notification, TimelineEvent, WebhookEvent
+from crm.services.messaging.optout import lead_opt_in, lead_opt_out, lead_sequences_stop
+from crm.services.notifications import notify
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
@@ -17,7 +18,6 @@ SOFT_STOP = re.compile(
     r"\b(stop|quit|cease)\s+(texting|messaging|sending|contacting)|remove me|take me off|unsubscribe me|"
     r"(don'?t|do not)\s+(text|message|contact)|leave me alone|wrong number|no more (texts|messages)|"
     r"lose my number", re.IGNORECASE)
-OPEN_ENROLLMENTS = [Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED]
 
 
 def keyword(body: str) -> str:
@@ -25,43 +25,12 @@ def keyword(body: str) -> str:
     return re.sub(r"[^A-Z]", "", body.upper())
 
 
-def _recipients(lead: Lead) -> list[User]:
-    if lead.assigned_rep_id and lead.assigned_rep.is_active:
-        return [lead.assigned_rep]
-    return list(User.objects.filter(is_active=True).filter(Q(is_superuser=True) | Q(groups__name="ADMIN")).distinct())
-
-
-def _notify(lead: Lead, kind: str, text: str) -> None:
-    Notification.objects.bulk_create([Notification(recipient=u, lead=lead, kind=kind, text=text[:500])
-                                      for u in _recipients(lead)])
-
-
-def _stop_sequences(lead: Lead, reason: str, now, status=Enrollment.Status.STOPPED) -> int:
-    return Enrollment.objects.filter(lead=lead, status__in=OPEN_ENROLLMENTS).update(
-        status=status, stop_reason=reason[:100], stopped_at=now)
-
-
-def lead_opt_out(*, lead: Lead, source: str, now=None) -> bool:
-    """Opt the lead out at once: sequences stopped, queued texts cancelled. True if newly opted out."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        newly = Lead.objects.filter(pk=lead.pk, opted_out_at__isnull=True).update(opted_out_at=now) == 1
-        _stop_sequences(lead, "opted out", now)
-        Message.objects.filter(lead=lead, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED).update(
-            status=Message.Status.CANCELED, error_message="the lead opted out")
-        if newly:
-            TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.OPT_OUT, data={"source": source})
-    lead.opted_out_at = lead.opted_out_at or now
-    return newly
-
-
-def lead_opt_in(*, lead: Lead, source: str) -> bool:
-    with transaction.atomic():
-        changed = Lead.objects.filter(pk=lead.pk, opted_out_at__isnull=False).update(opted_out_at=None) == 1
-        if changed:
-            TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.OPT_IN, data={"source": source})
-    lead.opted_out_at = None
-    return changed
+def lead_count_inbound(*, lead: Lead) -> None:
+    """A reply counts toward engagement: 15 points in the score formula."""
+    Lead.objects.filter(pk=lead.pk).update(
+        inbound_messages=F("inbound_messages") + 1,
+        engagement_score=F("engagement_score") + 0.15,
+    )
 
 
 def _store_inbound(lead: Lead, payload: dict, now) -> Message:
@@ -108,13 +77,15 @@ def sms_inbound_process(*, webhook_event: WebhookEvent) -> str:
             return "" if twilio_replies else f"{company.name}: {company.help_text_reply}"
         if SOFT_STOP.search(payload.get("Body", "")):
             Lead.objects.filter(pk=lead.pk).update(needs_human_at=now, status=Lead.Status.REPLIED)
-            _stop_sequences(lead, "asked to stop in their own words", now, status=Enrollment.Status.PAUSED)
-            _notify(lead, Notification.Kind.NEEDS_HUMAN,
-                    f"{lead.business_name} asked to stop in their own words: \"{payload.get('Body', '')[:120]}\". "
-                    "Texts are paused until someone reviews it.")
+            lead_sequences_stop(lead_id=lead.pk, reason="asked to stop in their own words", now=now,
+                                status=Enrollment.Status.PAUSED)
+            notify(lead=lead, kind=Notification.Kind.NEEDS_HUMAN,
+                   text=f"{lead.business_name} asked to stop in their own words: \"{payload.get('Body', '')[:120]}\". "
+                        "Texts are paused until someone reviews it.")
             return ""
         if lead.status not in (Lead.Status.PAID, Lead.Status.LOST):
             Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.REPLIED)
-        _stop_sequences(lead, "the lead replied", now)
-        _notify(lead, Notification.Kind.REPLY, f"{lead.business_name} replied: \"{payload.get('Body', '')[:160]}\"")
+        lead_sequences_stop(lead_id=lead.pk, reason="the lead replied", now=now)
+        notify(lead=lead, kind=Notification.Kind.REPLY,
+               text=f"{lead.business_name} replied: \"{payload.get('Body', '')[:160]}\"")
     return ""

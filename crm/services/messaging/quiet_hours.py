@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 LEGAL_EARLIEST = time(8, 0)
 LEGAL_LATEST = time(21, 0)
 US_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
-            "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu")
+            "America/Los_Angeles", "America/Anchorage", "America/Adak", "Pacific/Honolulu")
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,6 @@ class Window:
 def _inside(at: datetime, zone: str, window: Window) -> bool:
     local = at.astimezone(ZoneInfo(zone)).time()
     return window.start <= local < window.end
-
-
-def zones_for(lead_zone: str) -> tuple[str, ...]:
-    return (lead_zone,) if lead_zone else US_ZONES
 
 
 def is_allowed(at: datetime, zones: tuple[str, ...], window: Window) -> bool:

@@ -1,9 +1,16 @@
-"""Delivery status callbacks: a message's status only moves forward, and final states stay."""
+"""Delivery status callbacks: a message's status only moves forward, and final states stay.
+
+A callback can beat the sender's own write of the SID (Twilio posts "sent" while our API call
+is still returning). Such a callback is kept, waiting, and applied the moment the SID is
+recorded (`status_callbacks_apply_waiting` in services/webhooks.py, called by every writer of
+a SID), with the scheduled webhook retry as the safety net. None is dropped.
+"""
 
 from django.utils import timezone
 
-from crm.models import Lead, Message, WebhookEvent
-from crm.services.messaging.sending import NUMBER_DEAD_CODES, OPTED_OUT_CODE, _notify_failure
+from crm.models import Message, WebhookEvent
+from crm.services.errors import EventNotReady
+from crm.services.messaging.outcomes import message_failed
 
 RANK = {
     Message.Status.QUEUED: 0, Message.Status.SENDING: 1, Message.Status.SENT: 2,
@@ -14,16 +21,23 @@ FINAL = {Message.Status.DELIVERED, Message.Status.UNDELIVERED, Message.Status.FA
 ALIASES = {"accepted": Message.Status.QUEUED, "scheduled": Message.Status.QUEUED, "read": Message.Status.DELIVERED}
 
 
+def _message_recorded(sid: str) -> bool:
+    return Message.objects.filter(provider_sid=sid).exists()
+
+
 def message_status_apply(*, webhook_event: WebhookEvent) -> str:
-    """Apply one stored status callback; returns what happened (for the event log)."""
+    """Apply one stored status callback; returns what happened (for the event log). Raises
+    EventNotReady when no message has this SID yet: the event waits for it."""
     payload = webhook_event.payload
     new = ALIASES.get(payload.get("MessageStatus", ""), payload.get("MessageStatus", ""))
     if new not in RANK:
         return f"ignored: unknown status {new!r}"
-    message = Message.objects.select_related("lead", "lead__assigned_rep", "sent_by").filter(
-        provider_sid=payload.get("MessageSid")).first()
+    sid = payload.get("MessageSid", "")
+    message = Message.objects.select_related("lead", "lead__assigned_rep", "sent_by", "sequence_step").filter(
+        provider_sid=sid).first()
     if message is None:
-        return "kept: unknown message sid"
+        raise EventNotReady(f"waiting: no message with SID {sid} recorded yet",
+                            recheck=lambda: _message_recorded(sid))
     if message.status in FINAL or RANK[new] <= RANK.get(message.status, -1):
         return f"ignored: {message.status} does not move back to {new}"
     now = timezone.now()
@@ -35,9 +49,7 @@ def message_status_apply(*, webhook_event: WebhookEvent) -> str:
     if not Message.objects.filter(pk=message.pk, status=message.status).update(**updates):
         return "ignored: changed concurrently"
     if new in (Message.Status.UNDELIVERED, Message.Status.FAILED):
-        if code == OPTED_OUT_CODE:
-            Lead.objects.filter(pk=message.lead_id, opted_out_at__isnull=True).update(opted_out_at=now)
-        elif code in NUMBER_DEAD_CODES:
-            Lead.objects.filter(pk=message.lead_id, number_flagged_at__isnull=True).update(number_flagged_at=now)
-        _notify_failure(message, f"{new} (error {code or 'none'})")
+        # A sequence step already ended when the provider took the text; this only tells people
+        # and acts on the carrier's code (21610 opts out, dead numbers are flagged).
+        message_failed(message=message, lead=message.lead, code=code, text=f"{new} (error {code or 'none'})", now=now)
     return f"{message.status} -> {new}"

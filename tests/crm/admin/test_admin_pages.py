@@ -22,6 +22,7 @@ REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 # Admins that forbid "add": system-written records, the settings singleton, and import
 # batches (an import starts from the Leads list's Import page).
 ADD_FORBIDDEN = {
+    m.BulkSend,
     m.CompanySettings,
     m.ImportBatch,
     m.Message,
@@ -69,6 +70,7 @@ def _make_one(model, admin_user):
         m.Lead: lambda: f.LeadFactory(assigned_rep=f.RepUserFactory()),
         m.TimelineEvent: f.TimelineEventFactory,
         m.Message: f.MessageFactory,
+        m.BulkSend: lambda: f.MessageFactory(bulk_send=f.BulkSendFactory(created_by=f.RepUserFactory())).bulk_send,
         m.MessageTemplate: f.MessageTemplateFactory,
         m.Sequence: lambda: f.SequenceStepFactory().sequence,
         m.Enrollment: f.EnrollmentFactory,

@@ -1,22 +1,17 @@
 """The lead page's text thread: replies go through the gate (Rock #6400), enrolment by bulk action."""
 
-from datetime import datetime, timezone as dt_timezone
-from unittest import mock
-
 import pytest
 from django.utils import timezone
 
 from crm.models import Enrollment, Message
-from tests.crm.services.messaging.support import sequence_with_steps, texting_lead
+from tests.crm.services.messaging.support import at, sequence_with_steps, texting_lead
 
 pytestmark = pytest.mark.django_db
-NOON_CHICAGO = datetime(2026, 7, 15, 17, 0, tzinfo=dt_timezone.utc)
 
 
 @pytest.fixture(autouse=True)
 def midday():
-    with mock.patch("crm.services.messaging.gate.timezone.now", return_value=NOON_CHICAGO), \
-            mock.patch("crm.services.messaging.sending.timezone.now", return_value=NOON_CHICAGO):
+    with at():  # noon in Chicago, where texting_lead lives
         yield
 
 
@@ -57,7 +52,12 @@ def test_enrol_by_bulk_action_reports_who_was_not_enrolled(admin_client):
     data = {"action": "enroll_in_sequence", "_selected_action": [ok.pk, opted_out.pk]}
     form = admin_client.post("/admin/crm/lead/", data)
     assert form.status_code == 200 and b"Enrol leads in a sequence" in form.content
-    done = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "sequence": sequence.pk}, follow=True)
+    confirm = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "sequence": sequence.pk})
+    page = confirm.content.decode()
+    assert "1 will be enrolled" in page and "Not enrolled: 1 the lead opted out" in page
+    assert not Enrollment.objects.exists()  # nothing happens before the confirmation
+    done = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "confirm": "1", "sequence": sequence.pk},
+                             follow=True)
     assert "Enrolled 1 lead(s)" in done.content.decode() and "1 the lead opted out" in done.content.decode()
     assert Enrollment.objects.get().lead == ok
 
@@ -67,9 +67,13 @@ def test_bulk_text_goes_through_the_gate_for_each_lead(admin_client):
     no_consent = texting_lead(consent_source="", consent_at=None)
     data = {"action": "send_text", "_selected_action": [ok.pk, no_consent.pk]}
     assert b"Send a text to the selected leads" in admin_client.post("/admin/crm/lead/", data).content
-    done = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "body": "Quick question"}, follow=True)
+    confirm = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "body": "Quick question"}).content.decode()
+    assert "1 will be queued" in confirm and "1 no recorded consent" in confirm
+    assert not Message.objects.exists()
+    done = admin_client.post("/admin/crm/lead/", {**data, "apply": "1", "confirm": "1", "body": "Quick question"},
+                             follow=True)
     text = done.content.decode()
-    assert "Sent to 1 lead(s)" in text and "no recorded consent" in text
+    assert "1 queued" in text and "no recorded consent" in text and "Follow progress" in text
     assert list(Message.objects.values_list("lead_id", flat=True)) == [ok.pk]
 
 

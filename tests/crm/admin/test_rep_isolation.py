@@ -25,7 +25,8 @@ from tests.crm.admin.test_admin_pages import _orm_q, _task
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
 # What a rep may open at all (the REP group's view permissions, crm/migrations/0002_roles).
-REP_VIEWABLE = {m.Lead, m.TimelineEvent, m.Message, m.Call, m.PreviewEvent, m.Notification, m.Commission}
+REP_VIEWABLE = {m.Lead, m.TimelineEvent, m.Message, m.Call, m.PreviewEvent, m.Notification, m.Commission,
+                m.BulkSend}
 ADMIN_ONLY = {
     m.CompanySettings, m.Target, m.User, Group, m.ImportBatch, m.Sequence, m.MessageTemplate,
     m.Enrollment, m.Client, m.Subscription, m.Transaction, m.Upsell, m.WebhookEvent,
@@ -44,6 +45,7 @@ A_OWNS = {
     m.Enrollment: "lead__assigned_rep",
     m.Notification: "recipient",
     m.Commission: "rep",
+    m.BulkSend: "created_by",
     m.User: "pk",
 }
 B_MARKERS = ("Bravo", "rep_b")
@@ -57,7 +59,8 @@ def _rep_world(rep, prefix: str, sequence) -> dict:
     ]
     lead = leads[0]
     f.TimelineEventFactory(lead=lead, actor=rep, data={"text": f"{prefix} note"})
-    f.MessageFactory(lead=lead, body=f"{prefix} secret text")
+    bulk = f.BulkSendFactory(created_by=rep, body=f"{prefix} bulk text")
+    f.MessageFactory(lead=lead, body=f"{prefix} secret text", bulk_send=bulk)
     f.CallFactory(lead=lead, rep=rep, notes=f"{prefix} call notes")
     f.PreviewEventFactory(lead=lead, session_id=f"{prefix}-session")
     f.EnrollmentFactory(lead=lead, sequence=sequence)

@@ -1,16 +1,30 @@
-"""A recording SMS backend and helpers for the texting tests."""
+"""A recording SMS backend and helpers for the texting tests. Every test that sends runs on a
+fixed clock (`at(...)`), so none depends on the hour it runs at."""
 
 import itertools
 from datetime import datetime, timezone as dt_timezone
 
+import time_machine
 from django.utils import timezone
 
 from crm.integrations.sms import SmsResult, SmsSendError
-from crm.models import CompanySettings, Enrollment
+from crm.models import CompanySettings, Enrollment, Message
 from tests.factories import LeadFactory, MessageTemplateFactory, SequenceFactory, SequenceStepFactory
 
 NOON_CHICAGO = datetime(2026, 7, 15, 17, 0, tzinfo=dt_timezone.utc)
 _sids = itertools.count(1)
+
+
+def at(moment: datetime = NOON_CHICAGO, tick: bool = False):
+    """The wall clock at `moment` (frozen unless `tick`), for timezone.now() everywhere."""
+    return time_machine.travel(moment, tick=tick)
+
+
+def queued(lead, body="Hello", **extra):
+    """A text queued for `lead` whose slot has come."""
+    defaults = {"direction": "out", "body": body, "to_number": lead.phone, "status": "queued",
+                "send_at": timezone.now()}
+    return Message.objects.create(lead=lead, **{**defaults, **extra})
 
 
 class WorkerKilled(BaseException):
@@ -31,8 +45,12 @@ class RecordingBackend:
         if self.fail_with:
             raise self.fail_with
         sid = f"SM{next(_sids):032d}"
-        self.sent.append({"to": to, "from": from_, "body": body, "sid": sid})
-        return SmsResult(sid=sid, status="sent")
+        self.sent.append({"to": to, "from": from_, "body": body, "sid": sid, "at": timezone.now()})
+        self.on_send(sid)
+        return SmsResult(sid=sid, status="queued")
+
+    def on_send(self, sid: str) -> None:
+        """Hook: runs inside the provider call, after the provider took the text."""
 
     def find_sent(self, *, to, from_, body, since):
         for sent in self.sent:

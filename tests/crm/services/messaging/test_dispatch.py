@@ -1,16 +1,24 @@
-"""The dispatcher: each step once, quiet hours reschedule, stops, stale steps skipped."""
+"""The dispatcher plans, the sender sends: each step once, the enrolment moves on only when its
+text has ended, quiet hours reschedule, stops, stale steps skipped, pacing planned as slots."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from crm.models import Enrollment, Lead, Message, TimelineEvent
+from crm.models import CompanySettings, Enrollment, Lead, Message, TimelineEvent
 from crm.services.messaging.dispatch import dispatch_due
+from crm.services.messaging.gate import send_window
 from crm.services.messaging.quiet_hours import is_allowed
+from crm.services.messaging.sender import messages_send_due
 from tests.crm.services.messaging.support import (
     NOON_CHICAGO,
     RecordingBackend,
+    at,
     company_numbers,
     enroll,
     sequence_with_steps,
@@ -20,34 +28,46 @@ from tests.crm.services.messaging.support import (
 pytestmark = pytest.mark.django_db
 
 
-def test_due_steps_are_sent_once_and_the_enrollment_moves_on():
+@pytest.fixture(autouse=True)
+def noon():
+    with at(NOON_CHICAGO):
+        yield
+
+
+def send_due(backend):
+    return messages_send_due(budget_seconds=0, backend=backend)
+
+
+def test_a_due_step_is_planned_then_sent_once_and_only_then_does_the_enrolment_move_on():
     company_numbers("+15125550100")
     sequence, steps = sequence_with_steps(0, 2, 3)
     lead = texting_lead()
     enrollment = enroll(lead, sequence, steps, NOON_CHICAGO - timedelta(minutes=1))
+    stats = dispatch_due()
+    assert (stats.queued, stats.claimed) == (1, 1)
+    enrollment.refresh_from_db()
+    assert enrollment.next_step == steps[0] and enrollment.next_run_at is None  # waits for its text
+    message = Message.objects.get(lead=lead)
+    assert (message.status, message.send_at, message.sequence_step) == ("queued", NOON_CHICAGO, steps[0])
+
     backend = RecordingBackend()
-    stats = dispatch_due(now=NOON_CHICAGO, backend=backend)
-    assert (stats.queued, stats.sent) == (1, 1)
+    assert send_due(backend).sent == 1
     assert backend.sent[0]["body"].startswith(f"Step 1 for {lead.business_name}: http")
     assert f"/p/{lead.preview_token}/" in backend.sent[0]["body"]
     assert backend.sent[0]["from"] == "+15125550100"
     enrollment.refresh_from_db()
-    assert enrollment.next_step == steps[1]
-    assert enrollment.next_run_at == NOON_CHICAGO + timedelta(days=2)
-    message = Message.objects.get(lead=lead)
-    assert (message.status, message.sequence_step, message.provider_sid) == ("sent", steps[0], backend.sent[0]["sid"])
-    lead.refresh_from_db()
-    assert lead.status == Lead.Status.CONTACTED and lead.last_contacted_at == NOON_CHICAGO
+    assert enrollment.next_step == steps[1] and enrollment.next_run_at == NOON_CHICAGO + timedelta(days=2)
     assert TimelineEvent.objects.filter(lead=lead, kind="message_out").count() == 1
-    # Running again at the same moment sends nothing more.
-    assert dispatch_due(now=NOON_CHICAGO, backend=backend).queued == 0
+    # Running both again at the same moment sends nothing more.
+    assert dispatch_due().queued == 0 and send_due(backend).sent == 0
     assert len(backend.sent) == 1
 
 
-def test_last_step_completes_the_enrollment():
+def test_last_step_completes_the_enrollment_once_sent():
     sequence, steps = sequence_with_steps(0)
     enrollment = enroll(texting_lead(), sequence, steps, NOON_CHICAGO)
-    dispatch_due(now=NOON_CHICAGO, backend=RecordingBackend())
+    dispatch_due()
+    send_due(RecordingBackend())
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.COMPLETED and enrollment.next_step is None
 
@@ -57,16 +77,16 @@ def test_outside_quiet_hours_the_step_moves_to_the_next_opening_spread_out():
     night = NOON_CHICAGO + timedelta(hours=11)  # 23:00 in Chicago
     leads = [texting_lead() for _ in range(5)]
     enrollments = [enroll(lead, sequence, steps, night - timedelta(minutes=5)) for lead in leads]
-    backend = RecordingBackend()
-    stats = dispatch_due(now=night, backend=backend)
-    assert stats.rescheduled == 5 and backend.sent == []
+    with at(night):
+        stats = dispatch_due()
+    assert stats.rescheduled == 5 and not Message.objects.exists()
     times = set()
+    window = send_window(CompanySettings.load())
     for e in enrollments:
         e.refresh_from_db()
         assert e.next_step == steps[0] and e.status == "active"
-        assert is_allowed(e.next_run_at, ("America/Chicago",), __import__("crm.services.messaging.gate",
-                          fromlist=["x"]).send_window(__import__("crm.models", fromlist=["x"]).CompanySettings.load()))
-        assert e.next_run_at.astimezone(__import__("zoneinfo").ZoneInfo("America/Chicago")).hour == 9
+        assert is_allowed(e.next_run_at, ("America/Chicago",), window)
+        assert e.next_run_at.astimezone(ZoneInfo("America/Chicago")).hour == 9
         times.add(e.next_run_at)
     assert len(times) > 1  # not all at 09:00:00
 
@@ -80,11 +100,22 @@ def test_outside_quiet_hours_the_step_moves_to_the_next_opening_spread_out():
 def test_blocked_leads_stop_or_pause_with_the_reason(change, status, reason):
     sequence, steps = sequence_with_steps(0, 2)
     enrollment = enroll(texting_lead(**change), sequence, steps, NOON_CHICAGO)
-    backend = RecordingBackend()
-    dispatch_due(now=NOON_CHICAGO, backend=backend)
+    dispatch_due()
     enrollment.refresh_from_db()
-    assert backend.sent == []
+    assert not Message.objects.exists()
     assert enrollment.status == status and reason in enrollment.stop_reason
+
+
+def test_a_lead_that_turns_hot_after_its_text_was_queued_pauses_and_keeps_its_step():
+    sequence, steps = sequence_with_steps(0, 2)
+    lead = texting_lead()
+    enrollment = enroll(lead, sequence, steps, NOON_CHICAGO)
+    dispatch_due()
+    Lead.objects.filter(pk=lead.pk).update(priority=Lead.Priority.HOT)
+    backend = RecordingBackend()
+    assert send_due(backend).canceled == 1 and backend.sent == []
+    enrollment.refresh_from_db()
+    assert enrollment.status == "paused" and enrollment.next_step == steps[0] and "hot" in enrollment.stop_reason
 
 
 @override_settings(SMS_STALE_AFTER_HOURS=12)
@@ -92,30 +123,33 @@ def test_a_step_more_than_the_limit_late_is_skipped_and_logged_not_sent():
     sequence, steps = sequence_with_steps(0, 2)
     lead = texting_lead()
     enrollment = enroll(lead, sequence, steps, NOON_CHICAGO - timedelta(hours=13))
-    backend = RecordingBackend()
-    stats = dispatch_due(now=NOON_CHICAGO, backend=backend)
-    assert stats.skipped_stale == 1 and backend.sent == []
+    stats = dispatch_due()
+    assert stats.skipped_stale == 1 and not Message.objects.exists()
     enrollment.refresh_from_db()
     assert enrollment.next_step == steps[1]
-    assert TimelineEvent.objects.get(lead=lead, kind="sequence_stopped").data["skipped"] == "stale"
+    assert TimelineEvent.objects.get(lead=lead, kind="sequence_stopped").data["skipped"].startswith("stale")
 
 
-def test_spoke_973_stale_queued_messages_do_not_go_out_next_morning():
-    lead = texting_lead()
-    message = Message.objects.create(lead=lead, direction="out", body="Yesterday's text", to_number=lead.phone,
-                                     status=Message.Status.QUEUED)
-    Message.objects.filter(pk=message.pk).update(created_at=NOON_CHICAGO - timedelta(hours=20))
+@override_settings(SMS_RATE_PER_NUMBER=1, SMS_PLAN_AHEAD_SECONDS=10)
+def test_pacing_is_planned_as_slots_and_a_busy_number_is_planned_later_not_slept_through():
+    company_numbers("+15125550100")
+    sequence, steps = sequence_with_steps(0, 2)
+    for _ in range(30):
+        enroll(texting_lead(), sequence, steps, NOON_CHICAGO)
+    stats = dispatch_due()
+    slots = sorted(Message.objects.values_list("send_at", flat=True))
+    gaps = {round((b - a).total_seconds(), 3) for a, b in zip(slots, slots[1:])}
+    assert gaps == {round(1 / 0.95, 3)}  # one a second, spaced for 95% of the limit
+    assert slots[0] == NOON_CHICAGO and slots[-1] - NOON_CHICAGO <= timedelta(seconds=10)
+    assert stats.queued == len(slots) == 10 and stats.deferred == 20  # slots 0 s .. 9.5 s
+    deferred = Enrollment.objects.filter(next_run_at__isnull=False)
+    assert all(e.next_run_at > NOON_CHICAGO + timedelta(seconds=10) for e in deferred)
+    # The sender sends only what is due now and returns: it never waits for the later slots.
     backend = RecordingBackend()
-    stats = dispatch_due(now=NOON_CHICAGO, backend=backend)
-    message.refresh_from_db()
-    assert backend.sent == [] and stats.canceled == 1
-    assert message.status == "canceled" and message.error_message.startswith("stale")
+    assert send_due(backend).sent == 1
 
 
 def test_queries_per_batch_do_not_grow_with_the_batch():
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     company_numbers("+15125550100")
     sequence, steps = sequence_with_steps(0, 2)
     counts = []
@@ -123,7 +157,8 @@ def test_queries_per_batch_do_not_grow_with_the_batch():
         for _ in range(n):
             enroll(texting_lead(), sequence, steps, NOON_CHICAGO)
         with CaptureQueriesContext(connection) as captured:
-            stats = dispatch_due(now=NOON_CHICAGO, batch_size=500, backend=RecordingBackend())
-        assert stats.sent == n
+            stats = dispatch_due(batch_size=500)
+        assert stats.queued == n
         counts.append(len(captured.captured_queries))
+        send_due(RecordingBackend())
     assert counts[0] == counts[1]

@@ -54,7 +54,15 @@ def test_quiet_hours_apply_to_people_too_with_the_next_opening(lead):
     assert decision.retry_at == datetime(2026, 7, 16, 14, 0, tzinfo=dt_timezone.utc)  # 09:00 CDT
 
 
-def test_unknown_zone_falls_back_to_the_area_code(lead):
-    lead.time_zone, lead.phone = "", "+18085550143"  # Honolulu area code
-    at = datetime(2026, 7, 15, 17, 0, tzinfo=dt_timezone.utc)  # 07:00 in Honolulu
-    assert "Pacific/Honolulu" in can_send(lead, at, automated=False).reason
+def test_an_area_code_never_widens_the_window(lead):
+    lead.time_zone, lead.phone, lead.state = "", "+12125550143", ""  # a New York area code
+    at = datetime(2026, 7, 15, 14, 0, tzinfo=dt_timezone.utc)  # 10:00 in New York, 04:00 in Honolulu
+    decision = can_send(lead, at, automated=False)
+    assert not decision and decision.code == "quiet_hours" and "every US zone" in decision.reason
+
+
+def test_decisions_carry_a_code_as_well_as_words(lead):
+    lead.opted_out_at = NOON_CHICAGO
+    assert can_send(lead, NOON_CHICAGO, automated=True).code == "opted_out"
+    lead.opted_out_at, lead.priority = None, Lead.Priority.HOT
+    assert can_send(lead, NOON_CHICAGO, automated=True, sequence=True).code == "hot"

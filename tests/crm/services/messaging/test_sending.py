@@ -1,120 +1,142 @@
-"""Sending: a row before the provider, one claim per message, carrier errors, reconciliation,
-status callbacks that only move forward."""
+"""Sending one text: a row before the provider, one claim per text, the gate again at send time
+on the lead as committed, carrier errors, reconciliation that never re-sends."""
+
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from crm.integrations.sms import SmsSendError
-from crm.models import Message, Notification, WebhookEvent
-from crm.services.messaging.sending import SendRefused, messages_deliver, messages_reconcile, sms_send
-from crm.services.messaging.status import message_status_apply
-from tests.crm.services.messaging.support import NOON_CHICAGO, RecordingBackend, WorkerKilled, texting_lead
+from crm.models import Message, Notification, TimelineEvent
+from crm.services.messaging.optout import lead_opt_out
+from crm.services.messaging.sending import SendRefused, message_claim, message_send, messages_reconcile, sms_send
+from tests.crm.services.messaging.support import RecordingBackend, WorkerKilled, at, queued, texting_lead
 
 pytestmark = pytest.mark.django_db
 
 
-def queued(lead, body="Hello"):
-    return Message.objects.create(lead=lead, direction="out", body=body, to_number=lead.phone, status="queued")
+@pytest.fixture(autouse=True)
+def noon():
+    with at():
+        yield
 
 
-def test_a_claimed_message_is_sent_once_even_if_delivered_twice(rep_user):
+def test_a_text_is_sent_once_however_often_it_is_asked_for(rep_user):
     lead = texting_lead(assigned_rep=rep_user)
     message = queued(lead)
     backend = RecordingBackend()
-    messages_deliver(message_ids=[message.pk], backend=backend, now=NOON_CHICAGO)
-    messages_deliver(message_ids=[message.pk], backend=backend, now=NOON_CHICAGO)
+    assert message_send(message_id=message.pk, backend=backend) == "sent"
+    assert message_send(message_id=message.pk, backend=backend) == "taken"
     assert len(backend.sent) == 1
     message.refresh_from_db()
-    assert message.status == "sent" and message.provider_sid == backend.sent[0]["sid"]
+    # Twilio answers "queued": for us it is sent (the provider has it), never queued again.
+    assert (message.status, message.provider_sid) == ("sent", backend.sent[0]["sid"])
+    assert message.sent_at == timezone.now()
+    lead.refresh_from_db()
+    assert lead.status == "CONTACTED" and lead.last_contacted_at == timezone.now()
+    assert TimelineEvent.objects.filter(lead=lead, kind="message_out").count() == 1
 
 
-def test_21610_opts_the_lead_out_and_is_never_retried(rep_user):
+def test_21610_opts_the_lead_out_and_cancels_what_was_queued(rep_user):
     lead = texting_lead(assigned_rep=rep_user)
-    message = queued(lead)
-    backend = RecordingBackend(fail_with=SmsSendError("unsubscribed", code="21610", permanent=True))
-    messages_deliver(message_ids=[message.pk], backend=backend, now=NOON_CHICAGO)
+    first, second = queued(lead, "one"), queued(lead, "two")
+    backend = RecordingBackend(fail_with=SmsSendError("unsubscribed", code="21610", permanent=True, http_status=400))
+    assert message_send(message_id=first.pk, backend=backend) == "failed"
     lead.refresh_from_db()
-    message.refresh_from_db()
-    assert lead.opted_out_at is not None and message.status == "failed" and message.error_code == "21610"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert lead.opted_out_at is not None and (first.status, first.error_code) == ("failed", "21610")
+    assert second.status == "canceled"
     assert Notification.objects.get(recipient=rep_user).kind == "send_failed"
-    assert messages_deliver(message_ids=[message.pk], backend=RecordingBackend(), now=NOON_CHICAGO).sent == 0
+    assert TimelineEvent.objects.filter(lead=lead, kind="opt_out").count() == 1
 
 
-def test_a_dead_number_is_flagged():
+def test_a_dead_number_is_flagged_and_no_further_text_goes():
     lead = texting_lead()
-    messages_deliver(message_ids=[queued(lead).pk], now=NOON_CHICAGO,
-                     backend=RecordingBackend(fail_with=SmsSendError("landline", code="30006", permanent=True)))
+    first, second = queued(lead, "one"), queued(lead, "two")
+    message_send(message_id=first.pk, backend=RecordingBackend(
+        fail_with=SmsSendError("landline", code="30006", permanent=True, http_status=400)))
     lead.refresh_from_db()
-    assert lead.number_flagged_at is not None
+    second.refresh_from_db()
+    assert lead.number_flagged_at is not None and second.status == "canceled"
 
 
-def test_a_crash_mid_send_is_reconciled_never_resent():
+def test_no_answer_from_the_provider_leaves_it_for_the_reconciler_not_failed_not_resent():
+    message = queued(texting_lead())
+    backend = RecordingBackend(fail_with=SmsSendError("Twilio send failed: ReadTimeout"))
+    assert message_send(message_id=message.pk, backend=backend) == "unknown"
+    message.refresh_from_db()
+    assert message.status == "sending" and "checking with the provider" in message.error_message
+
+
+def test_a_429_puts_the_text_back_in_the_queue_later():
+    message = queued(texting_lead())
+    backend = RecordingBackend(fail_with=SmsSendError("Too many", code="20429", http_status=429))
+    assert message_send(message_id=message.pk, backend=backend) == "requeued"
+    message.refresh_from_db()
+    assert message.status == "queued" and message.send_at > timezone.now()
+
+
+def test_a_kill_during_the_provider_call_leaves_one_text_to_reconcile_and_it_is_never_resent():
     lead = texting_lead()
-    adopted, lost = queued(lead, "went out"), queued(lead, "never left")
+    went_out, never_left = queued(lead, "went out"), queued(lead, "never left")
     backend = RecordingBackend()
     backend.sent.append({"to": lead.phone, "body": "went out", "sid": "SMfound", "from": ""})
-    with pytest.raises(WorkerKilled):
-        messages_deliver(message_ids=[adopted.pk, lost.pk], backend=RecordingBackend(crash=True), now=NOON_CHICAGO)
+    for message in (went_out, never_left):
+        with pytest.raises(WorkerKilled):
+            message_send(message_id=message.pk, backend=RecordingBackend(crash=True))
     assert set(Message.objects.values_list("status", flat=True)) == {"sending"}
-    assert messages_deliver(message_ids=[adopted.pk, lost.pk], backend=backend, now=NOON_CHICAGO).sent == 0
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    result = messages_reconcile(older_than=timedelta(minutes=5), backend=backend,
-                                now=timezone.now() + timedelta(minutes=10))
-    assert result == {"adopted": 1, "failed": 1}
-    adopted.refresh_from_db()
-    lost.refresh_from_db()
-    assert (adopted.status, adopted.provider_sid) == ("delivered", "SMfound")
-    assert lost.status == "failed" and "not re-sent" in lost.error_message
+    assert message_send(message_id=went_out.pk, backend=backend) == "taken"  # nobody claims it again
+    with at(timezone.now() + timedelta(minutes=10)):
+        assert messages_reconcile(backend=backend) == {"adopted": 1, "failed": 1}
+    went_out.refresh_from_db()
+    never_left.refresh_from_db()
+    assert (went_out.status, went_out.provider_sid) == ("sent", "SMfound")
+    assert never_left.status == "failed" and "not re-sent" in never_left.error_message
     assert len(backend.sent) == 1  # nothing was sent again
+    assert TimelineEvent.objects.filter(lead=lead, kind="message_out").count() == 1
+
+
+def test_the_reconciler_leaves_a_text_alone_while_its_send_may_still_be_running():
+    message = queued(texting_lead())
+    assert message_claim(message_id=message.pk, now=timezone.now())
+    assert messages_reconcile(backend=RecordingBackend()) == {"adopted": 0, "failed": 0}
+
+
+def test_the_gate_is_asked_again_at_send_time_on_the_lead_as_committed():
+    lead = texting_lead()
+    message = queued(lead)
+    stale_copy = type(lead).objects.get(pk=lead.pk)
+    lead_opt_out(lead=stale_copy, source="test")
+    backend = RecordingBackend()
+    assert message_send(message_id=message.pk, backend=backend) == "taken"  # the opt-out cancelled it
+    other = queued(lead)  # queued after the opt-out by a path that did not check
+    assert message_send(message_id=other.pk, backend=backend) == "canceled"
+    other.refresh_from_db()
+    assert backend.sent == [] and "opted out" in other.error_message
+
+
+@override_settings(SMS_STALE_AFTER_HOURS=12)
+def test_spoke_973_a_text_whose_slot_is_long_past_is_not_sent_next_morning():
+    message = queued(texting_lead(), send_at=timezone.now() - timedelta(hours=20))
+    backend = RecordingBackend()
+    assert message_send(message_id=message.pk, backend=backend) == "canceled"
+    message.refresh_from_db()
+    assert backend.sent == [] and message.error_message.startswith("stale")
 
 
 def test_manual_send_goes_through_the_gate(rep_user):
-    lead = texting_lead(opted_out_at=NOON_CHICAGO)
-    with pytest.raises(SendRefused, match="opted out"):
+    lead = texting_lead(opted_out_at=timezone.now())
+    with pytest.raises(SendRefused, match="opted out") as refused:
         sms_send(lead=lead, body="hi", sent_by=rep_user)
+    assert refused.value.code == "opted_out"
     assert not Message.objects.exists()
     with pytest.raises(SendRefused, match="empty"):
         sms_send(lead=texting_lead(), body="   ", sent_by=rep_user)
 
 
-def status_event(sid, status, code=""):
-    event_id = f"{sid}:{status}"
-    return WebhookEvent.objects.create(source="twilio_status", event_id=event_id, event_type=status,
-                                       payload={"MessageSid": sid, "MessageStatus": status, "ErrorCode": code})
-
-
-def test_status_only_moves_forward_and_final_states_stay_final():
-    message = queued(texting_lead())
-    Message.objects.filter(pk=message.pk).update(status="sent", provider_sid="SMabc")
-    assert message_status_apply(webhook_event=status_event("SMabc", "delivered")) == "sent -> delivered"
-    assert message_status_apply(webhook_event=status_event("SMabc", "sent")).startswith("ignored")
-    assert message_status_apply(webhook_event=status_event("SMabc", "failed", "30003")).startswith("ignored")
-    message.refresh_from_db()
-    assert message.status == "delivered" and message.delivered_at is not None
-
-
-def test_failed_callback_with_21610_opts_out_and_unknown_sids_are_kept():
-    lead = texting_lead()
-    message = queued(lead)
-    Message.objects.filter(pk=message.pk).update(status="sent", provider_sid="SMdef")
-    message_status_apply(webhook_event=status_event("SMdef", "failed", "21610"))
-    lead.refresh_from_db()
-    assert lead.opted_out_at is not None
-    assert message_status_apply(webhook_event=status_event("SMnope", "delivered")) == "kept: unknown message sid"
-    assert WebhookEvent.objects.filter(event_id="SMnope:delivered").exists()
-
-
-@override_settings(SMS_RATE_PER_NUMBER=1)
-def test_per_number_rate_limit_paces_sends(monkeypatch):
-    waits = []
-    from crm.services import throttle
-
-    monkeypatch.setattr(throttle.time, "sleep", waits.append)
-    lead = texting_lead()
-    ids = [queued(lead, f"m{i}").pk for i in range(4)]
-    Message.objects.filter(pk__in=ids).update(from_number="+15125550100")
-    messages_deliver(message_ids=ids, backend=RecordingBackend(), now=NOON_CHICAGO)
-    assert len(waits) == 3 and all(w == pytest.approx(1.0 * (i + 1), abs=0.25) for i, w in enumerate(waits))
+def test_a_reply_typed_by_a_person_is_sent_at_once_without_waiting_for_a_slot(rep_user):
+    backend = RecordingBackend()
+    message = sms_send(lead=texting_lead(), body="Sure, calling you now", sent_by=rep_user, backend=backend)
+    assert message.status == "sent" and len(backend.sent) == 1
