@@ -41,17 +41,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchdb import drop_database, prepare_database, server_urls
+from cluster import start_cluster, stop_cluster, tail, wait_for_cluster
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.fakes.http_server import FakeResponse, FakeServer  # noqa: E402
+from fakes.http_server import FakeResponse, FakeServer  # noqa: E402
 
 GOAL = 0.8
 WINDOW_TOLERANCE = 1.05  # the most requests in any 1 s window may exceed the limit by this much
 LLM_MODEL = "bench-model"
-CLUSTER_START_TIMEOUT = 60
-CLUSTER_STOP_GRACE = 10
 
 # (city, state, ZIP, latitude, longitude)
 CITIES = [
@@ -138,48 +137,6 @@ def provider_figures(times: list[float], rate: float, t0: float) -> dict:
     return {"requests": len(times), "first": times[0] - t0 if times else 0.0, "last": times[-1] - t0 if times else 0.0,
             "achieved": achieved, "efficiency": achieved / rate, "max_1s": max_in_window(times),
             "max_5s_rate": max_in_window(times, 5.0) / 5}
-
-
-# --- cluster -----------------------------------------------------------------------------
-
-def start_cluster(env: dict, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    return subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "manage.py"), "qcluster"], cwd=PROJECT_DIR, env=env,
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own process group
-    )
-
-
-def wait_for_cluster(proc: subprocess.Popen, log_path: Path) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < CLUSTER_START_TIMEOUT:
-        if proc.poll() is not None:
-            raise RuntimeError(f"qcluster exited with code {proc.returncode}")
-        if b"running." in log_path.read_bytes():
-            return time.monotonic() - started
-        time.sleep(0.1)
-    raise RuntimeError(f"qcluster not running after {CLUSTER_START_TIMEOUT} s")
-
-
-def stop_cluster(proc: subprocess.Popen) -> None:
-    """SIGTERM to the whole process group (sentinel, workers, monitor, pusher), then SIGKILL."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=CLUSTER_STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            pass
-        except ProcessLookupError:
-            return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # workers left behind by the sentinel, if any
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ SMS_STALE_AFTER_HOURS = env.int("SMS_STALE_AFTER_HOURS", default=12)
 # Senders running at once (each one worker task), and how long one runs before handing over.
 SMS_SENDERS = env.int("SMS_SENDERS", default=2)
 SMS_SENDER_BUDGET_SECONDS = env.float("SMS_SENDER_BUDGET_SECONDS", default=50.0)
+# Texts one sender has in flight at once (threads): provider calls take 50-300 ms each.
+SMS_SENDER_THREADS = env.int("SMS_SENDER_THREADS", default=4)
 # The dispatcher queues a number's texts at most this far ahead of their slots.
 SMS_PLAN_AHEAD_SECONDS = env.int("SMS_PLAN_AHEAD_SECONDS", default=120)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

@@ -16,6 +16,8 @@ PROVIDER_CONCURRENCY = 1
 SMS_RATE_PER_NUMBER = 0
 # A sender run by a test sends what is due and returns; it never waits for later slots.
 SMS_SENDER_BUDGET_SECONDS = 0
+# Sends in the calling thread: test databases live in one connection's transaction.
+SMS_SENDER_THREADS = 1
 # WhiteNoise finds static files through the finders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
 # seed_demo runs in tests (DEBUG is off here, as in every test run).

@@ -12,6 +12,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from crm.models import Enrollment, Lead, Message, Sequence, SequenceStep, TimelineEvent
+from crm.services.messaging import sendrows
 
 NOT_ENROLLABLE = (Lead.Status.PAID, Lead.Status.LOST, Lead.Status.REPLIED)
 OPEN_STATUSES = [Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED]
@@ -139,22 +140,45 @@ def step_following(step: SequenceStep) -> SequenceStep | None:
     return SequenceStep.objects.filter(sequence_id=step.sequence_id, order__gt=step.order).order_by("order").first()
 
 
+class StepBook:
+    """Every sequence step, read once: a sender reads it again every few seconds instead of
+    asking the database for each text's step and the step after it."""
+
+    def __init__(self):
+        steps = list(SequenceStep.objects.order_by("sequence_id", "order"))
+        self._steps = {step.pk: step for step in steps}
+        self._following = {current.pk: after if after is not None and after.sequence_id == current.sequence_id
+                           else None for current, after in zip(steps, steps[1:] + [None])}
+
+    def get(self, step_id: int | None) -> SequenceStep | None:
+        if step_id is None:
+            return None
+        if step_id not in self._steps:  # added since this book was read
+            step = SequenceStep.objects.filter(pk=step_id).first()
+            if step is None:
+                return None
+            self._steps[step_id], self._following[step_id] = step, step_following(step)
+        return self._steps[step_id]
+
+    def following(self, step: SequenceStep) -> SequenceStep | None:
+        self.get(step.pk)
+        return self._following[step.pk]
+
+
+_ASK = object()  # enrollment_step_ended: look the following step up
+
+
 def enrollment_step_ended(*, enrollment_id: int, step: SequenceStep, outcome: str, reason: str = "",
-                          now=None) -> bool:
-    """The text for `step` ended (sent, failed, skipped): move the enrolment to the next step,
-    once. A no-op when the enrolment has already moved on. Failed and skipped steps are
-    written on the timeline with their reason (a sent one has its own "Text sent" event)."""
+                          now=None, following=_ASK) -> bool:
+    """The text for `step` ended (sent, failed, skipped): move the enrolment to the next step
+    (or complete it), once, in one statement. A no-op when the enrolment has already moved on.
+    (The sender writes a sent step's move together with the text: sendrows.sent_record.)
+    Failed and skipped steps are written on the timeline with their reason (a sent one has its
+    own "Text sent" event). `following`: the next step when the caller knows it (StepBook)."""
     now = now or timezone.now()
-    following = step_following(step)
-    updates = {"next_step": following}
-    if following is None:
-        updates.update(next_run_at=None)
-    else:
-        updates["next_run_at"] = now + timedelta(days=following.delay_days, hours=following.delay_hours)
-    moved = Enrollment.objects.filter(pk=enrollment_id, next_step=step).update(**updates) == 1
-    if moved and following is None:
-        Enrollment.objects.filter(pk=enrollment_id, status=Enrollment.Status.ACTIVE).update(
-            status=Enrollment.Status.COMPLETED, stopped_at=now)
+    if following is _ASK:
+        following = step_following(step)
+    moved = sendrows.enrollment_move_on(enrollment_id=enrollment_id, step_id=step.pk, following=following, now=now)
     if moved and outcome != "sent":
         enrollment = Enrollment.objects.select_related("sequence").get(pk=enrollment_id)
         TimelineEvent.objects.create(lead_id=enrollment.lead_id, kind=TimelineEvent.Kind.SEQUENCE_STOPPED, data={

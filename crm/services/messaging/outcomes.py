@@ -2,11 +2,16 @@
 people to tell. Every path that ends a text (the sender, the reconciler, status callbacks)
 calls these, inside the transaction that records the outcome."""
 
-from django.db.models import Case, F, Value, When
-
 from crm.integrations.sms import OPT_OUT_ERROR_CODE
-from crm.models import Lead, Message, Notification, TimelineEvent
-from crm.services.enrollments import enrollment_halt, enrollment_step_ended, enrollment_step_retry
+from crm.models import Lead, Message, Notification, SequenceStep
+from crm.services.enrollments import (
+    _ASK,
+    enrollment_halt,
+    enrollment_step_ended,
+    enrollment_step_retry,
+    step_following,
+)
+from crm.services.messaging import sendrows
 from crm.services.messaging.gate import Decision, Refusal, lead_zones, send_window
 from crm.services.messaging.optout import lead_flag_number, lead_opt_out
 from crm.services.messaging.quiet_hours import spread
@@ -17,17 +22,18 @@ from crm.services.notifications import notify
 NUMBER_DEAD_CODES = frozenset({"21211", "21214", "21612", "21614", "30003", "30005", "30006"})
 
 
-def message_sent(*, message: Message, now) -> None:
-    """The provider took it: the lead was contacted, the timeline says so, the step is done."""
-    Lead.objects.filter(pk=message.lead_id).update(last_contacted_at=now, status=Case(
-        When(status=Lead.Status.NEW, then=Value(Lead.Status.CONTACTED)), default=F("status")))
-    TimelineEvent.objects.create(lead_id=message.lead_id, kind=TimelineEvent.Kind.MESSAGE_OUT,
-                                 actor_id=message.sent_by_id,
-                                 data={"message": message.pk, "sid": message.provider_sid,
-                                       "step": message.sequence_step_id, "body": message.body[:160]})
-    if message.enrollment_id and message.sequence_step_id:
-        enrollment_step_ended(enrollment_id=message.enrollment_id, step=message.sequence_step, outcome="sent",
-                              now=now)
+def message_sent(*, message: Message, step: SequenceStep | None, now, following=_ASK, sid: str | None = None,
+                 status: str = "", error_code: str = "") -> None:
+    """The provider took it: its SID and status (when `sid` is given), the lead contacted, the
+    timeline says so, the step is done, all written at once. (`following`: the step after
+    `step`, when the caller knows it.)"""
+    move = None
+    if message.enrollment_id and step is not None:
+        move = (message.enrollment_id, step.pk, step_following(step) if following is _ASK else following)
+    sendrows.sent_record(message_id=message.pk, sid=sid, status=status, error_code=error_code, lead_id=message.lead_id,
+                         actor_id=message.sent_by_id, move=move, now=now,
+                         timeline={"message": message.pk, "sid": sid or message.provider_sid,
+                                   "step": message.sequence_step_id, "body": message.body[:160]})
 
 
 def carrier_error_apply(*, lead: Lead, code: str, now) -> None:
@@ -38,22 +44,21 @@ def carrier_error_apply(*, lead: Lead, code: str, now) -> None:
         lead_flag_number(lead_id=lead.pk, code=code, now=now)
 
 
-def message_failed(*, message: Message, lead: Lead, code: str, text: str, now) -> None:
+def message_failed(*, message: Message, lead: Lead, step: SequenceStep | None, code: str, text: str, now) -> None:
     """It did not go (or the carrier refused it): act on the code, tell a person, end the step."""
     carrier_error_apply(lead=lead, code=code, now=now)
     notify(lead=lead, kind=Notification.Kind.SEND_FAILED, text=f"Text to {lead.business_name} failed: {text}",
            recipients=[message.sent_by] if message.sent_by_id and message.sent_by.is_active else None)
-    if message.enrollment_id and message.sequence_step_id:
-        enrollment_step_ended(enrollment_id=message.enrollment_id, step=message.sequence_step, outcome="failed",
-                              reason=text, now=now)
+    if message.enrollment_id and step is not None:
+        enrollment_step_ended(enrollment_id=message.enrollment_id, step=step, outcome="failed", reason=text, now=now)
 
 
-def message_canceled(*, message: Message, lead: Lead, decision: Decision, company, now) -> None:
+def message_canceled(*, message: Message, lead: Lead, step: SequenceStep | None, decision: Decision, company,
+                     now) -> None:
     """The gate said no at send time. A sequence step waits for the window, pauses or stops
     with the reason, or is skipped when stale; a person's or a bulk text just stays cancelled."""
-    if not (message.enrollment_id and message.sequence_step_id):
+    if not (message.enrollment_id and step is not None):
         return
-    step = message.sequence_step
     if decision.code == Refusal.QUIET_HOURS and decision.retry_at is not None:
         zones = lead_zones(lead)
         at = spread(decision.retry_at, f"{message.enrollment_id}:{step.pk}", zones, send_window(company, step))

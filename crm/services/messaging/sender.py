@@ -1,22 +1,27 @@
-"""The sender: sends queued texts as their slots come, one `message_send` (one committed outcome)
-at a time, so a kill at any instant leaves at most the one text in flight.
+"""The sender: sends queued texts as their slots come, each through `message_send` (one committed
+outcome per text), a few at once on threads, so a kill at any instant leaves at most one text
+per thread in flight.
 
 It runs inside a time budget far below the task timeout and only naps for fractions of a
 second between slots; when the budget ends with work left, its task starts a successor. At
 most SMS_SENDERS senders run at once (a lease each, freed by expiry if a worker is killed).
 """
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 from django.utils import timezone
 
 from crm.integrations.sms import get_sms_backend
 from crm.models import CompanySettings, Message
+from crm.services.enrollments import StepBook
 from crm.services.leases import lease_acquire, lease_release, lease_renew
+from crm.services.messaging.sendrows import message_claim_next
 from crm.services.messaging.sending import message_send
 
 LEASE_TTL = timedelta(seconds=30)
@@ -41,65 +46,94 @@ class SenderStats:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
 
-def message_claim_next(*, now) -> int | None:
-    """Claim the next queued text whose slot has come (queued -> sending, one statement, committed)."""
-    table = connection.ops.quote_name(Message._meta.db_table)
-    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id = ("
-            f"SELECT id FROM {table} WHERE status = %s AND send_at <= %s ORDER BY send_at, id LIMIT 1{skip_locked}"
-            f") AND status = %s RETURNING id",
-            [Message.Status.SENDING, at, Message.Status.QUEUED, at, Message.Status.QUEUED])
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
 def next_slot_due() -> "timezone.datetime | None":
     return (Message.objects.filter(status=Message.Status.QUEUED).order_by("send_at", "id")
             .values_list("send_at", flat=True).first())
 
 
+class _Run:
+    """What the threads of one sender share: its lease, budget, settings and counts."""
+
+    def __init__(self, *, name, holder, budget_seconds, backend, idle_exit, sleep, clock):
+        self.name, self.holder, self.budget_seconds = name, holder, budget_seconds
+        self.backend, self.idle_exit, self.sleep, self.clock = backend, idle_exit, sleep, clock
+        self.deadline = clock() + budget_seconds
+        self.company, self.steps = CompanySettings.load(), StepBook()
+        self.refreshed = clock()
+        self.stats = SenderStats()
+        self.lock = threading.Lock()
+        self.stop = False
+
+    def refresh(self) -> None:
+        with self.lock:
+            if self.clock() - self.refreshed <= REFRESH_EVERY:
+                return
+            self.refreshed = self.clock()
+            if not lease_renew(name=self.name, holder=self.holder, ttl=LEASE_TTL):
+                self.stop = True  # the lease expired and another sender has it now
+            self.company, self.steps = CompanySettings.load(), StepBook()
+
+    def count(self, outcome: str) -> None:
+        with self.lock:
+            self.stats.count(outcome)
+
+    def more(self) -> None:
+        with self.lock:
+            self.stats.more, self.stop = True, True
+
+
+def _send_loop(run: _Run) -> None:
+    while not run.stop:
+        run.refresh()
+        now = timezone.now()
+        claimed = message_claim_next(now=now)
+        if claimed is not None:
+            run.count(message_send(claimed=claimed, backend=run.backend, company=run.company, steps=run.steps,
+                                   now=now))
+            if run.budget_seconds > 0 and run.clock() >= run.deadline:
+                run.more()
+            continue
+        upcoming = next_slot_due()
+        if upcoming is None:
+            return
+        wait = (upcoming - timezone.now()).total_seconds()
+        if wait > run.idle_exit:
+            return
+        if run.clock() + max(wait, 0.0) >= run.deadline:
+            run.more()
+            return
+        run.sleep(min(max(wait, 0.0), MAX_NAP))
+
+
+def _threaded(run: _Run, threads: int) -> None:
+    def one() -> None:
+        try:
+            _send_loop(run)
+        finally:
+            connections.close_all()  # each thread's own connection
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sms-sender") as pool:
+        for future in [pool.submit(one) for _ in range(threads)]:
+            future.result()
+
+
 def messages_send_due(*, budget_seconds: float, backend=None, idle_exit: float = IDLE_EXIT,
-                      sleep=time.sleep, clock=time.monotonic) -> SenderStats:
+                      sleep=time.sleep, clock=time.monotonic, threads: int | None = None) -> SenderStats:
     """Send texts as their slots come for up to `budget_seconds` (0: send what is due now, never
-    wait). Each send commits its own outcome."""
-    stats = SenderStats()
+    wait), with `threads` sends in flight at once (SMS_SENDER_THREADS). Each send commits its
+    own outcome, so a kill leaves at most one text per thread to reconcile."""
     lease = lease_acquire(names=[f"sms-sender-{i}" for i in range(max(1, settings.SMS_SENDERS))], ttl=LEASE_TTL)
     if lease is None:
-        stats.busy = True
-        return stats
+        return SenderStats(busy=True)
     name, holder = lease
-    backend = backend or get_sms_backend()
-    company = CompanySettings.load()
-    deadline = clock() + budget_seconds
-    refreshed = clock()
+    run = _Run(name=name, holder=holder, budget_seconds=budget_seconds, backend=backend or get_sms_backend(),
+               idle_exit=idle_exit, sleep=sleep, clock=clock)
+    threads = max(1, settings.SMS_SENDER_THREADS if threads is None else threads)
     try:
-        while True:
-            if clock() - refreshed > REFRESH_EVERY:
-                if not lease_renew(name=name, holder=holder, ttl=LEASE_TTL):
-                    break
-                company, refreshed = CompanySettings.load(), clock()
-            now = timezone.now()
-            message_id = message_claim_next(now=now)
-            if message_id is not None:
-                stats.count(message_send(message_id=message_id, backend=backend, company=company, claimed=True,
-                                         now=now))
-                if budget_seconds > 0 and clock() >= deadline:
-                    stats.more = True
-                    break
-                continue
-            upcoming = next_slot_due()
-            if upcoming is None:
-                break
-            wait = (upcoming - timezone.now()).total_seconds()
-            if wait > idle_exit:
-                break
-            if clock() + max(wait, 0.0) >= deadline:
-                stats.more = True
-                break
-            sleep(min(max(wait, 0.0), MAX_NAP))
+        if threads == 1:
+            _send_loop(run)
+        else:
+            _threaded(run, threads)
     finally:
         lease_release(name=name, holder=holder)
-    return stats
+    return run.stats

@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from crm.integrations.sms import SmsSendError, get_sms_backend, sms_status_callback_url
 from crm.models import CompanySettings, Lead, Message
+from crm.services.enrollments import StepBook
+from crm.services.messaging import sendrows
 from crm.services.messaging.gate import Decision, Refusal, can_send
 from crm.services.messaging.outcomes import message_canceled, message_failed, message_sent
 from crm.services.webhooks import status_callbacks_apply_waiting
@@ -69,46 +71,46 @@ def sms_send(*, lead: Lead, body: str, sent_by=None, automated: bool = False, ba
         lead=lead, direction=Message.Direction.OUTBOUND, body=body.strip(), from_number=sender_for(lead, company),
         to_number=lead.phone, status=Message.Status.QUEUED, sent_by=sent_by, send_at=now,
     )
-    message_send(message_id=message.pk, backend=backend, company=company)
+    message_send(message_id=message.pk, backend=backend, company=company, now=now)
     message.refresh_from_db()
     return message
 
 
 def message_claim(*, message_id: int, now) -> bool:
     """queued -> sending, committed at once; False when another sender has it (or it ended)."""
-    with transaction.atomic():
-        return Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
-            status=Message.Status.SENDING, claimed_at=now) == 1
+    return sendrows.message_claim(message_id=message_id, now=now) is not None
 
 
-def _recheck(message: Message, lead: Lead, now, company) -> Decision:
+def _recheck(message: Message, lead: Lead, step, now, company) -> Decision:
     """The gate again, at send time, on the lead as committed now."""
     stale_after = timedelta(hours=settings.SMS_STALE_AFTER_HOURS)
     planned = message.send_at or message.created_at
     if now - planned > stale_after:
         return Decision(False, f"stale: due {planned:%Y-%m-%d %H:%M} UTC, not sent late", Refusal.STALE)
     return can_send(lead, now, automated=message.sent_by_id is None or message.bulk_send_id is not None,
-                    sequence=message.enrollment_id is not None, step=message.sequence_step, company=company)
+                    sequence=message.enrollment_id is not None, step=step, company=company)
 
 
-def message_send(*, message_id: int, backend=None, company=None, claimed: bool = False, now=None) -> str:
-    """Send one queued text (see the module docstring). Returns its outcome: sent, failed,
-    canceled, requeued, unknown (left "sending" for the reconciler) or taken (not ours)."""
+def message_send(*, message_id: int | None = None, claimed: Message | None = None, backend=None, company=None,
+                 steps: StepBook | None = None, now=None) -> str:
+    """Send one queued text (see the module docstring): `message_id` to claim it here, or the
+    `claimed` row a sender already holds. Returns its outcome: sent, failed, canceled, requeued,
+    unknown (left "sending" for the reconciler) or taken (not ours)."""
     now = now or timezone.now()
-    if not claimed and not message_claim(message_id=message_id, now=now):
+    message = claimed or sendrows.message_claim(message_id=message_id, now=now)
+    if message is None:
         return "taken"
     backend = backend or get_sms_backend()
     company = company or CompanySettings.load()
-    sid = ""
+    steps = steps or StepBook()
+    step = steps.get(message.sequence_step_id)
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(of=("self",)).select_related("assigned_rep").get(
-            pk=Message.objects.filter(pk=message_id).values("lead_id")[:1])
-        message = Message.objects.select_related("sequence_step", "sent_by").get(pk=message_id)
-        decision = _recheck(message, lead, now, company)
+        lead = sendrows.lead_lock(lead_id=message.lead_id)
+        decision = _recheck(message, lead, step, now, company)
         if not decision:
-            Message.objects.filter(pk=message_id).update(status=Message.Status.CANCELED,
+            Message.objects.filter(pk=message.pk).update(status=Message.Status.CANCELED,
                                                          error_message=decision.reason[:255])
-            message_canceled(message=message, lead=lead, decision=decision, company=company, now=now)
+            message_canceled(message=message, lead=lead, step=step, decision=decision, company=company, now=now)
             return "canceled"
         try:
             result = backend.send(
@@ -116,24 +118,18 @@ def message_send(*, message_id: int, backend=None, company=None, claimed: bool =
                 status_callback=sms_status_callback_url() if backend.name == "twilio" else "",
                 messaging_service_sid=company.messaging_service_sid or settings.TWILIO_MESSAGING_SERVICE_SID)
         except SmsSendError as exc:
-            outcome = _send_error_record(message, lead, exc, now)
-        else:
-            sid = result.sid
-            status = result.status if result.status in (Message.Status.DELIVERED, Message.Status.FAILED,
-                                                         Message.Status.UNDELIVERED) else Message.Status.SENT
-            Message.objects.filter(pk=message_id).update(
-                provider_sid=sid, status=status, error_code=result.error_code, sent_at=now,
-                delivered_at=now if status == Message.Status.DELIVERED else None)
-            message.provider_sid = sid
-            message_sent(message=message, now=now)
-            outcome = "sent"
-    if sid:
+            return _send_error_record(message, lead, step, exc, now)
+        status = result.status if result.status in (Message.Status.DELIVERED, Message.Status.FAILED,
+                                                     Message.Status.UNDELIVERED) else Message.Status.SENT
+        message_sent(message=message, step=step, following=steps.following(step) if step else None, now=now,
+                     sid=result.sid, status=status, error_code=result.error_code)
+    if backend.name == "twilio":
         # Callbacks that came in before the SID was recorded were kept for this moment.
-        status_callbacks_apply_waiting(sids=[sid])
-    return outcome
+        status_callbacks_apply_waiting(sids=[result.sid])
+    return "sent"
 
 
-def _send_error_record(message: Message, lead: Lead, exc: SmsSendError, now) -> str:
+def _send_error_record(message: Message, lead: Lead, step, exc: SmsSendError, now) -> str:
     if exc.outcome_unknown:
         # Twilio may have it: leave it "sending" for the reconciler, which asks before deciding.
         Message.objects.filter(pk=message.pk).update(error_message=f"{exc} (checking with the provider)"[:255])
@@ -146,7 +142,7 @@ def _send_error_record(message: Message, lead: Lead, exc: SmsSendError, now) -> 
         return "requeued"
     Message.objects.filter(pk=message.pk).update(status=Message.Status.FAILED, error_code=exc.code,
                                                  error_message=str(exc)[:255])
-    message_failed(message=message, lead=lead, code=exc.code, text=str(exc), now=now)
+    message_failed(message=message, lead=lead, step=step, code=exc.code, text=str(exc), now=now)
     return "failed"
 
 
@@ -162,6 +158,7 @@ def messages_reconcile(*, older_than: timedelta = timedelta(minutes=1), backend=
     for message_id in stuck:
         message = Message.objects.select_related("lead", "lead__assigned_rep", "sent_by", "sequence_step").get(
             pk=message_id)
+        step = message.sequence_step
         found = backend.find_sent(to=message.to_number, from_=message.from_number, body=message.body,
                                   since=(message.claimed_at or message.created_at) - timedelta(minutes=1))
         with transaction.atomic():
@@ -171,14 +168,14 @@ def messages_reconcile(*, older_than: timedelta = timedelta(minutes=1), backend=
                         sent_at=message.claimed_at or message.created_at):
                     continue
                 message.provider_sid = found.sid
-                message_sent(message=message, now=message.claimed_at or now)
+                message_sent(message=message, step=step, now=message.claimed_at or now)
                 adopted += 1
             else:
                 reason = "not confirmed by the provider after a crash; not re-sent"
                 if not Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
                         status=Message.Status.FAILED, error_message=reason):
                     continue
-                message_failed(message=message, lead=message.lead, code="", text=reason, now=now)
+                message_failed(message=message, lead=message.lead, step=step, code="", text=reason, now=now)
                 failed += 1
         if found is not None:
             status_callbacks_apply_waiting(sids=[found.sid])

@@ -51,5 +51,6 @@ def message_status_apply(*, webhook_event: WebhookEvent) -> str:
     if new in (Message.Status.UNDELIVERED, Message.Status.FAILED):
         # A sequence step already ended when the provider took the text; this only tells people
         # and acts on the carrier's code (21610 opts out, dead numbers are flagged).
-        message_failed(message=message, lead=message.lead, code=code, text=f"{new} (error {code or 'none'})", now=now)
+        message_failed(message=message, lead=message.lead, step=message.sequence_step, code=code,
+                       text=f"{new} (error {code or 'none'})", now=now)
     return f"{message.status} -> {new}"

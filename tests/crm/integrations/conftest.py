@@ -3,7 +3,7 @@ records instead of waiting."""
 
 import pytest
 
-from tests.fakes.http_server import fake_server as fake_server  # noqa: F401  (the fixture)
+from fakes.http_server import fake_server as fake_server  # noqa: F401  (the fixture)
 
 
 class SleepRecorder:

@@ -10,7 +10,7 @@ from crm.integrations.enrichment import SerpApiBackend, get_enrichment_backend
 from crm.integrations.enrichment_types import WEEKDAYS, PlaceResult, normalise_name
 from crm.integrations.offline_enrichment import OfflineEnrichmentBackend, gazetteer_row, infer_category
 from crm.integrations.errors import ProviderResponseError, ProviderUnavailable
-from tests.fakes.http_server import FakeResponse
+from fakes.http_server import FakeResponse
 
 API_KEY = "serpapi-test-key-9f8e7d6c5b4a"
 SEARCH = "/search.json"

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.fakes.http_server import FakeResponse, FakeServer
+from fakes.http_server import FakeResponse, FakeServer
 
 
 def test_default_handler_answers_concurrently_with_a_fixed_delay():

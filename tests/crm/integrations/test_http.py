@@ -14,7 +14,7 @@ import pytest
 from crm.integrations import http
 from crm.integrations.errors import ProviderError, ProviderResponseError, ProviderUnavailable
 from crm.integrations.http import backoff_delay, parse_retry_after, redact_url, request_json
-from tests.fakes.http_server import FakeResponse
+from fakes.http_server import FakeResponse
 
 SECRET = "sk-test-SECRET-0123456789"
 OK = FakeResponse(body={"ok": True})

@@ -7,7 +7,7 @@ import pytest
 
 from crm.integrations.errors import ProviderResponseError, ProviderUnavailable
 from crm.integrations.llm import ChatBackend, get_chat_backend
-from tests.fakes.http_server import FakeResponse
+from fakes.http_server import FakeResponse
 
 API_KEY = "sk-llm-test-key-0123456789abcdef"
 COMPLETIONS = "/v1/chat/completions"

@@ -6,7 +6,7 @@ import pytest
 
 from crm.integrations.errors import ProviderResponseError, ProviderUnavailable
 from crm.integrations.search import SerperBackend, get_search_backend
-from tests.fakes.http_server import FakeResponse
+from fakes.http_server import FakeResponse
 
 API_KEY = "serper-test-key-abcdef123456"
 SEARCH = "/search"

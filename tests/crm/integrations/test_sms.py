@@ -16,7 +16,7 @@ from crm.integrations.sms import (
     get_sms_backend,
     sms_status_callback_url,
 )
-from tests.fakes.twilio_server import FakeTwilioServer
+from fakes.twilio_server import FakeTwilioServer
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "secret-auth-token-0123456789"

@@ -17,7 +17,8 @@ from crm.services.messaging.dispatch import dispatch_due
 from crm.services.messaging.gate import can_send
 from crm.services.messaging.optout import lead_opt_out
 from crm.services.messaging.sender import MAX_NAP, messages_send_due
-from crm.services.messaging.sending import message_claim, message_send, messages_reconcile
+from crm.services.messaging.sending import message_send, messages_reconcile
+from crm.services.messaging.sendrows import message_claim
 from crm.services.webhooks import webhook_events_retry
 from tests.crm.services.messaging.support import (
     NOON_CHICAGO,
@@ -116,10 +117,10 @@ def test_3_a_stop_during_a_batch_stops_texts_already_claimed():
     lead = texting_lead()
     with at():
         message = queued(lead)
-        assert message_claim(message_id=message.pk, now=timezone.now())  # a sender has it in hand...
+        claimed = message_claim(message_id=message.pk, now=timezone.now())  # a sender has it in hand...
         lead_opt_out(lead=Lead.objects.get(pk=lead.pk), source="text: STOP")  # ...when STOP commits
         backend = RecordingBackend()
-        assert message_send(message_id=message.pk, backend=backend, claimed=True) == "canceled"
+        assert message_send(claimed=claimed, backend=backend) == "canceled"
     assert backend.sent == []
     message.refresh_from_db()
     assert message.status == "canceled" and "opted out" in message.error_message
@@ -131,6 +132,8 @@ def test_4_status_callbacks_that_arrive_before_the_sid_is_written_are_applied_no
 
     class CallbackFirst(RecordingBackend):
         """Twilio posts the callbacks while our API call has not returned yet."""
+
+        name = "twilio"
 
         def on_send(self, sid):
             lead = Lead.objects.get(phone=self.sent[-1]["to"])

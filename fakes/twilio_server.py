@@ -3,6 +3,8 @@
 It speaks just enough of `/2010-04-01/Accounts/{sid}/Messages.json` (create and list) for
 crm.integrations.sms, checks HTTP Basic auth, records every request it receives, and can be
 told to fail the next calls (a Twilio error code, a 5xx, a 429) or to answer too slowly.
+Like Twilio, it can post signed status callbacks to each message's StatusCallback URL, some
+of them before its API answer has returned (`callback_statuses`, `early_callbacks`).
 
     with FakeTwilioServer(account_sid="AC...", auth_token="...") as fake:
         backend = TwilioSmsBackend(account_sid=..., auth_token=..., api_base_url=fake.base_url)
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import threading
 import time
 import uuid
@@ -24,7 +27,10 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.http_server import LocalServer
+import httpx
+from twilio.request_validator import RequestValidator
+
+from fakes.http_server import LocalServer
 
 API_PREFIX = "/2010-04-01/Accounts/"
 
@@ -95,6 +101,14 @@ class FakeTwilioServer(LocalServer):
     sent_immediately: bool = False
     requests: list[RecordedRequest] = field(default_factory=list)
     messages: list[FakeMessage] = field(default_factory=list)
+    # Seconds each create takes to answer, drawn evenly from this range.
+    answer_delay: tuple[float, float] = (0.0, 0.0)
+    # Status callbacks posted for each created message (e.g. ("sent", "delivered")), and the
+    # share of messages whose callbacks go out before the API answer does.
+    callback_statuses: tuple[str, ...] = ()
+    early_callbacks: float = 0.0
+    # (sid, status, HTTP status the app answered, or 0 when the post failed)
+    callbacks: list[tuple[str, str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._failures: deque[PlannedFailure] = deque()
@@ -130,6 +144,20 @@ class FakeTwilioServer(LocalServer):
     @property
     def posted(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST"]
+
+    def _post_callbacks(self, message: FakeMessage, url: str, pause: float = 0.0) -> None:
+        for status in self.callback_statuses:
+            if pause:
+                time.sleep(pause)
+            params = {"MessageSid": message.sid, "SmsSid": message.sid, "AccountSid": self.account_sid,
+                      "MessageStatus": status, "SmsStatus": status, "To": message.to, "From": message.from_}
+            signature = RequestValidator(self.auth_token).compute_signature(url, params)
+            try:
+                answer = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30).status_code
+            except httpx.HTTPError:
+                answer = 0
+            with self._lock:
+                self.callbacks.append((message.sid, status, answer))
 
     # --- serving (called from the handler thread) ---------------------------------------
 
@@ -230,6 +258,16 @@ class _Handler(BaseHTTPRequestHandler):
                      "status": 400},
                 )
             message = fake._create(form)
+            callback_url = form.get("StatusCallback", "")
+            if callback_url and fake.callback_statuses:
+                if random.random() < fake.early_callbacks:
+                    fake._post_callbacks(message, callback_url)  # before our answer reaches the client
+                else:
+                    threading.Thread(target=fake._post_callbacks, args=(message, callback_url, 0.05),
+                                     daemon=True).start()
+            low, high = fake.answer_delay
+            if high > 0:
+                time.sleep(random.uniform(low, high))
             return self._json(201, message.as_json(fake.account_sid))
 
         messages = fake._list(query)

@@ -53,13 +53,22 @@ class RecordedRequest:
 Handler = Callable[[RecordedRequest], FakeResponse]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # benchmarks open many connections at once
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that gave up (a timeout, a killed worker) before the answer: expected, not noise.
+        pass
+
+
 class LocalServer:
     """Start/stop/context manager for a threaded HTTP server on 127.0.0.1 (port 0: a free
     port) in a daemon thread. Subclasses set `handler_class` (with a `fake` attribute
     pointing back at the server object) and initialise `_server` and `_thread` to None."""
 
     handler_class: type[BaseHTTPRequestHandler]
-    server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
+    server_class: type[ThreadingHTTPServer] = _Server
 
     def start(self):
         handler = type(f"{type(self).__name__}Handler", (self.handler_class,), {"fake": self})
@@ -138,15 +147,6 @@ class FakeServer(LocalServer):
         return handler(request) if callable(handler) else handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # benchmarks open many connections at once
-
-    def handle_error(self, request, client_address) -> None:
-        # A client that gave up (timeout) before a delayed answer: expected, not noise.
-        pass
-
-
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeServer
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections, as with real APIs
@@ -217,4 +217,3 @@ if pytest is not None:
 
 
 FakeServer.handler_class = _Handler
-FakeServer.server_class = _Server

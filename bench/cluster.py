@@ -1,0 +1,62 @@
+"""The django-q2 cluster (`manage.py qcluster`) as the benchmarks run it: in its own process
+group, so it can be stopped, or killed, whole."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CLUSTER_START_TIMEOUT = 60
+CLUSTER_STOP_GRACE = 10
+
+
+def start_cluster(env: dict, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "wb")
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "manage.py"), "qcluster"], cwd=PROJECT_DIR, env=env,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own process group
+    )
+
+
+def wait_for_cluster(proc: subprocess.Popen, log_path: Path) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < CLUSTER_START_TIMEOUT:
+        if proc.poll() is not None:
+            raise RuntimeError(f"qcluster exited with code {proc.returncode}")
+        if b"running." in log_path.read_bytes():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise RuntimeError(f"qcluster not running after {CLUSTER_START_TIMEOUT} s")
+
+
+def stop_cluster(proc: subprocess.Popen) -> None:
+    """SIGTERM to the whole process group (sentinel, workers, monitor, pusher), then SIGKILL."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=CLUSTER_STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        except ProcessLookupError:
+            return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # workers left behind by the sentinel, if any
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def kill_cluster(proc: subprocess.Popen) -> None:
+    """SIGKILL to the whole group at once, as when a machine or a container dies."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
