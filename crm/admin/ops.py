@@ -89,11 +89,14 @@ class ProcessedFilter(admin.SimpleListFilter):
     parameter_name = "processed"
 
     def lookups(self, request, model_admin):
-        return [("no", "Not processed (failed or pending)"), ("yes", "Processed")]
+        return [("no", "Not processed (failed or pending)"), ("flagged", "Retries ran out (replay by hand)"),
+                ("yes", "Processed")]
 
     def queryset(self, request, queryset):
         if self.value() == "no":
             return queryset.filter(processed_at__isnull=True)
+        if self.value() == "flagged":
+            return queryset.filter(processed_at__isnull=True, flagged_at__isnull=False)
         if self.value() == "yes":
             return queryset.filter(processed_at__isnull=False)
         return queryset
@@ -101,7 +104,8 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdminMixin, CRMModelAdmin):
-    list_display = ["received_at", "source", "event_type", "event_id", "processed_at", "attempts", "has_error"]
+    list_display = ["received_at", "source", "event_type", "event_id", "processed_at", "attempts", "has_error",
+                    "next_attempt_at", "flagged_at"]
     list_filter = [("source", ChoicesDropdownFilter), ProcessedFilter, ("received_at", RangeDateTimeFilter)]
     search_fields = ["=event_id", "event_type"]
     actions = ["process_again"]
