@@ -26,16 +26,14 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from benchdb import drop_database, prepare_database, server_urls
-from cluster import kill_cluster, start_cluster, stop_cluster, tail, wait_for_cluster
+from cluster import Cluster
 from httpload import PROJECT_DIR, Gunicorn, bench_environment, free_port, raise_on_sigterm, setup_django
 
 sys.path.insert(0, str(PROJECT_DIR))
@@ -183,46 +181,33 @@ def main() -> None:
     print(f"{args.texts:,} texts over {len(NUMBERS)} numbers at {args.rate:g}/s each ({span:.0f} s of slots); "
           f"leads in {zone}; fake Twilio answers in 50-300 ms, 30% of callbacks before its answer; "
           f"{args.kills} kill(s), {args.stops} STOP(s).")
-    log_path = Path(tempfile.mkstemp(prefix="bench-chaos-qcluster-", suffix=".log")[1])
     stops: list = []
     kills = 0
-    with Gunicorn(port, env, "gthread", workers=2, threads=8):
-        cluster = start_cluster({**os.environ, **env}, log_path)
-        try:
-            wait_for_cluster(cluster, log_path)
-            started = time.monotonic()
-            planned = dispatch_due()
-            print(f"Planned: {planned.queued:,} queued in {time.monotonic() - started:.1f} s "
-                  f"({planned.deferred} deferred to later slots).")
-            stop_thread = threading.Thread(target=post_stops, daemon=True,
-                                           args=(port, random.sample(phones, args.stops), span, stops))
-            stop_thread.start()
-            for moment in sorted(random.uniform(0.5, max(1.0, span * 0.8)) for _ in range(args.kills)):
-                time.sleep(max(0.0, moment - (time.monotonic() - started)))
-                kill_cluster(cluster)
-                kills += 1
-                print(f"  SIGKILL {kills} at {time.monotonic() - started:.1f} s; restarting the worker")
-                cluster = start_cluster({**os.environ, **env}, log_path)
-                wait_for_cluster(cluster, log_path)
-            stop_thread.join()
-            while True:
-                done, state = settled()
-                if done:
-                    break
-                if time.monotonic() - started > args.timeout:
-                    raise RuntimeError(f"not settled after {args.timeout:g} s: {state}")
-                time.sleep(1)
-            time.sleep(1)  # callbacks still on their way from the fake's threads
-            while not settled()[0]:
-                time.sleep(1)
-            elapsed = time.monotonic() - started
-        except BaseException as exc:
-            stop_cluster(cluster)
-            print(f"--- qcluster log (last lines) ---\n{tail(log_path)}", file=sys.stderr)
-            if isinstance(exc, RuntimeError):
-                sys.exit(f"chaos: {exc}")
-            raise
-        stop_cluster(cluster)
+    with Gunicorn(port, env, "gthread", workers=2, threads=8), Cluster({**os.environ, **env}, "chaos") as cluster:
+        started = time.monotonic()
+        planned = dispatch_due()
+        print(f"Planned: {planned.queued:,} queued in {time.monotonic() - started:.1f} s "
+              f"({planned.deferred} deferred to later slots).")
+        stop_thread = threading.Thread(target=post_stops, daemon=True,
+                                       args=(port, random.sample(phones, args.stops), span, stops))
+        stop_thread.start()
+        for moment in sorted(random.uniform(0.5, max(1.0, span * 0.8)) for _ in range(args.kills)):
+            time.sleep(max(0.0, moment - (time.monotonic() - started)))
+            cluster.kill_and_restart()
+            kills += 1
+            print(f"  SIGKILL {kills} at {time.monotonic() - started:.1f} s; worker restarted")
+        stop_thread.join()
+        while True:
+            done, state = settled()
+            if done:
+                break
+            if time.monotonic() - started > args.timeout:
+                raise RuntimeError(f"not settled after {args.timeout:g} s: {state}")
+            time.sleep(1)
+        time.sleep(1)  # callbacks still on their way from the fake's threads
+        while not settled()[0]:
+            time.sleep(1)
+        elapsed = time.monotonic() - started
     fake.stop()
     figures = count(fake, phones, stops)
     print(f"Settled after {elapsed:.0f} s. Fake Twilio accepted {figures['accepted']:,} texts and posted "

@@ -60,3 +60,41 @@ def kill_cluster(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+class Cluster:
+    """`with Cluster(env, "label") as cluster:` starts qcluster and waits until it runs; on the way
+    out it is stopped, and on a failure the log's last lines are printed (a RuntimeError ends the
+    benchmark with "label: message"). `kill_and_restart()` is a SIGKILL of the whole group and a
+    fresh start."""
+
+    def __init__(self, env: dict, label: str):
+        import tempfile
+
+        self.env, self.label = env, label
+        self.log = Path(tempfile.mkstemp(prefix=f"bench-{label}-qcluster-", suffix=".log")[1])
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Cluster":
+        self.proc = start_cluster(self.env, self.log)
+        wait_for_cluster(self.proc, self.log)
+        return self
+
+    def kill_and_restart(self) -> None:
+        kill_cluster(self.proc)
+        self.start()
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"qcluster exited with code {self.proc.returncode}")
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if self.proc is not None:
+            stop_cluster(self.proc)
+        if exc_type is not None:
+            print(f"--- qcluster log (last lines) ---\n{tail(self.log)}", file=sys.stderr)
+            if issubclass(exc_type, RuntimeError):
+                sys.exit(f"{self.label}: {exc}")

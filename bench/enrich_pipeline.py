@@ -32,16 +32,14 @@ import logging
 import os
 import re
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
 from benchdb import drop_database, prepare_database, server_urls
-from cluster import start_cluster, stop_cluster, tail, wait_for_cluster
+from cluster import Cluster
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -218,10 +216,7 @@ def main() -> None:
           f"{args.workers} workers x {args.concurrency} threads; {min(chunk, PIPELINE_CHUNK)} leads per task; "
           f"broker and limiter: {'Redis ' + redis_url if redis_url else 'ORM and database row'}.")
 
-    log_path = Path(tempfile.mkstemp(prefix="bench-qcluster-", suffix=".log")[1])
-    cluster = start_cluster(dict(os.environ), log_path)
-    try:
-        print(f"qcluster running after {wait_for_cluster(cluster, log_path):.1f} s (log: {log_path}).")
+    with Cluster(dict(os.environ), "pipeline") as cluster:
         started_wall, started = time.time(), time.monotonic()
         tasks = sum(enqueue_enrichment(ids[i:i + chunk]) for i in range(0, len(ids), chunk))
         print(f"Queued {tasks} enrichment tasks.")
@@ -230,19 +225,11 @@ def main() -> None:
             left = Lead.objects.filter(pending).count()
             if left == 0:
                 break
-            if cluster.poll() is not None:
-                raise RuntimeError(f"qcluster exited with code {cluster.returncode}")
+            cluster.check()
             if time.monotonic() - started > args.timeout:
                 raise RuntimeError(f"timed out after {args.timeout:g} s with {left} leads still pending")
             time.sleep(0.5)
         last_saved = Lead.objects.aggregate(last=Max("updated_at"))["last"]
-    except BaseException as exc:
-        stop_cluster(cluster)
-        print(f"--- qcluster log (last lines) ---\n{tail(log_path)}", file=sys.stderr)
-        if isinstance(exc, RuntimeError):
-            sys.exit(f"pipeline: {exc}")
-        raise
-    stop_cluster(cluster)
     for fake in fakes.values():
         fake.stop()
 

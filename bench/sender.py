@@ -15,12 +15,10 @@ Last line: `sender: X msgs/s; planned: Y msgs/s; ratio R`. Goal: R >= 0.25.
 import argparse
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from benchdb import drop_database, prepare_database, server_urls
-from cluster import start_cluster, stop_cluster, tail, wait_for_cluster
+from cluster import Cluster
 from httpload import bench_environment, free_port, raise_on_sigterm, setup_django
 from texting import load_due_enrolments
 
@@ -64,24 +62,13 @@ def main() -> None:
     planned_rate = planned.queued / (time.perf_counter() - started)
     print(f"Planned {planned.queued:,} texts at {planned_rate:,.0f}/s.")
 
-    log_path = Path(tempfile.mkstemp(prefix="bench-sender-qcluster-", suffix=".log")[1])
-    cluster = start_cluster({**os.environ, **env}, log_path)
-    try:
-        wait_for_cluster(cluster, log_path)
+    with Cluster({**os.environ, **env}, "sender") as cluster:
         started = time.monotonic()
         while Message.objects.filter(status__in=["queued", "sending"]).exists():
             if time.monotonic() - started > args.timeout:
                 raise RuntimeError(f"texts still queued after {args.timeout:g} s")
-            if cluster.poll() is not None:
-                raise RuntimeError(f"qcluster exited with code {cluster.returncode}")
+            cluster.check()
             time.sleep(0.2)
-    except BaseException as exc:
-        stop_cluster(cluster)
-        print(f"--- qcluster log (last lines) ---\n{tail(log_path)}", file=sys.stderr)
-        if isinstance(exc, RuntimeError):
-            sys.exit(f"sender: {exc}")
-        raise
-    stop_cluster(cluster)
 
     span = Message.objects.aggregate(first=Min("claimed_at"), last=Max("sent_at"))
     sent = Message.objects.filter(status__in=["sent", "delivered"]).count()

@@ -125,7 +125,7 @@ def sent_record(*, message_id: int, sid: str, status: str, error_code: str, lead
         parts.append(_enrollment_move(*move, now))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            head, (last_sql, last_params) = parts[:-1], parts[-1]
+            head, (last_sql, _) = parts[:-1], parts[-1]
             ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(head))
             cursor.execute(f"WITH {ctes} {last_sql}", [p for _, params in parts for p in params])
         else:

@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from crm.models import CompanySettings, Enrollment, Lead, Message, TimelineEvent
 from crm.services.messaging.dispatch import dispatch_due
