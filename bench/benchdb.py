@@ -70,3 +70,56 @@ def percentile(values: list[float], pct: float) -> float:
     if len(ordered) == 1:
         return ordered[0]
     return statistics.quantiles(ordered, n=100, method="inclusive")[int(pct) - 1]
+
+
+def sql_literal(value) -> str:
+    """A Python default as SQL text, for the raw-SQL loaders below."""
+    import json
+    from decimal import Decimal
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return repr(value) if not isinstance(value, Decimal) else str(value)
+    if isinstance(value, dict | list):
+        return sql_literal(json.dumps(value)) + "::jsonb"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def insert_select(model, given: dict[str, str], source: str) -> str:
+    """`INSERT INTO <model's table> (every column) SELECT ... <source>` for a raw-SQL loader.
+
+    `given` maps column names to SQL expressions. Every other NOT NULL column gets the model's
+    default as a literal (timestamps: now()): raw SQL gets none of Django's Python defaults, so
+    a NOT NULL column added by a later migration cannot break the loader. A NOT NULL column with
+    no default, or a unique one, must be in `given`; the loader fails with its name otherwise.
+    """
+    from django.db import models
+
+    unknown = set(given) - {f.column for f in model._meta.concrete_fields}
+    if unknown:
+        raise ValueError(f"{model._meta.db_table} has no column(s) {sorted(unknown)}")
+    # Unique by the field's own flag or by a one-field UniqueConstraint: one literal would repeat.
+    unique = {field.name for field in model._meta.concrete_fields if field.unique} | {
+        constraint.fields[0] for constraint in model._meta.constraints
+        if isinstance(constraint, models.UniqueConstraint) and len(constraint.fields) == 1 and not constraint.condition}
+    columns, expressions = [], []
+    for field in model._meta.concrete_fields:
+        if field.column in given:
+            expression = given[field.column]
+        elif isinstance(field, models.AutoField) or field.null:
+            continue
+        elif isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add):
+            expression = "now()"
+        elif field.has_default() and field.name not in unique:
+            expression = sql_literal(field.get_default())
+        elif isinstance(field, models.CharField | models.TextField) and field.blank and field.name not in unique:
+            expression = "''"
+        else:
+            raise ValueError(f"the loader must give {model._meta.db_table}.{field.column} (NOT NULL, no default)")
+        columns.append(field.column)
+        expressions.append(expression)
+    return (f"INSERT INTO {model._meta.db_table} ({', '.join(columns)})\n"
+            f"SELECT {', '.join(expressions)}\n{source}")

@@ -21,7 +21,8 @@ leads) running against the same server meanwhile, so the alert is timed under lo
 The resolution is the polling interval: an alert raised within the third POST itself shows
 up on the first poll after it, so expect about one interval plus a request.
 
-Last line: `hot: p50=<ms> p95=<ms>`. Goal (issue 6): p95 <= 2,000 ms.
+Last line: `hot: p50=<ms> p95=<ms>`. Goal (issue 6): p95 <= 2,000 ms. The exit status is 1
+when an alert was not seen within --timeout. `--smoke` (CI): 3 trials after 1 warm-up.
 """
 
 import argparse
@@ -206,7 +207,11 @@ def parse_args() -> argparse.Namespace:
                         help="tracking events per second on other leads during the trials (default none)")
     parser.add_argument("--db-name", default="crm_bench_hot")
     parser.add_argument("--drop", action="store_true", help="drop the bench database at the end")
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="CI size: 3 trials after 1 warm-up")
+    args = parser.parse_args()
+    if args.smoke:
+        args.trials, args.warmup_trials = 3, 1
+    return args
 
 
 def main() -> None:
@@ -242,6 +247,8 @@ def main() -> None:
           f"{timeouts} alert(s) not seen within {args.timeout:g} s; max {max(latencies) * 1000:.1f} ms.")
     print(f"Goal p95 <= {GOAL_P95_MS:,} ms: {'met' if p95 <= GOAL_P95_MS and not timeouts else 'NOT met'}.")
     print(f"hot: p50={p50:.0f} p95={p95:.0f}")
+    if timeouts:
+        sys.exit(f"broken: {timeouts} alert(s) never reached the rep")
 
 
 if __name__ == "__main__":

@@ -10,21 +10,16 @@ ZONES = ["Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "Americ
          "Europe/Athens", "Asia/Dubai", "Asia/Karachi", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai",
          "Asia/Tokyo", "Australia/Sydney", "Pacific/Noumea", "Pacific/Auckland"]
 
-LOAD_SQL = """
-INSERT INTO crm_lead (
-    business_name, contact_first_name, contact_last_name, phone, email, website, address, city,
-    state, postcode, country, category, status, priority, time_zone, time_zone_source,
-    enrichment_data, enrichment_status, enrichment_error, enrichment_attempts, first_line,
-    first_line_status, first_line_source, first_line_facts, engagement_score, consent_source, consent_at,
-    preview_views, preview_clicks, preview_seconds, inbound_messages,
-    preview_token, notes, created_at, updated_at
-)
-SELECT 'Business ' || i, 'Sam', '', '+1' || (ARRAY['212','415','312','617','305','206','303','512'])[1 + i %% 8]
-       || (2000000 + i / 8)::text, '', '', '', 'Austin', 'TX', '78701', 'US', 'plumber', 'NEW', 'NORMAL',
-       %(zone)s, 'manual', '{}'::jsonb, 'done', '', 0, 'We built you a site.', 'done', 'template',
-       '{}'::jsonb, 0, 'bench', now(), 0, 0, 0, 0, md5('t' || i) || md5('u' || i), '', now(), now()
-FROM generate_series(1, %(count)s) AS i
-"""
+# Columns the loader fills; every other NOT NULL column gets its model default (benchdb.insert_select).
+# Executed with parameters: '%%' is SQL's modulo.
+LEAD_COLUMNS = {
+    "business_name": "'Business ' || i", "contact_first_name": "'Sam'",
+    "phone": "'+1' || (ARRAY['212','415','312','617','305','206','303','512'])[1 + i %% 8] || (2000000 + i / 8)::text",
+    "city": "'Austin'", "state": "'TX'", "postcode": "'78701'", "country": "'US'", "category": "'plumber'",
+    "time_zone": "%(zone)s", "time_zone_source": "'manual'", "enrichment_status": "'done'",
+    "first_line": "'We built you a site.'", "first_line_status": "'done'", "first_line_source": "'template'",
+    "consent_source": "'bench'", "consent_at": "now()", "preview_token": "md5('t' || i) || md5('u' || i)",
+}
 ENROL_SQL = """
 INSERT INTO crm_enrollment (lead_id, sequence_id, next_step_id, next_run_at, status, stop_reason, restart, created_at)
 SELECT id, %(sequence)s, %(step)s, now() - interval '1 minute', 'active', '', false, now() FROM crm_lead
@@ -40,7 +35,9 @@ def load_due_enrolments(count: int, numbers: list[str]) -> str:
     from django.db import connection
     from django.utils import timezone
 
-    from crm.models import CompanySettings, MessageTemplate, Sequence, SequenceStep
+    from benchdb import insert_select
+
+    from crm.models import CompanySettings, Lead, MessageTemplate, Sequence, SequenceStep
 
     company = CompanySettings.load()
     company.sender_numbers, company.auto_enroll_sequence = "\n".join(numbers), None
@@ -51,7 +48,8 @@ def load_due_enrolments(count: int, numbers: list[str]) -> str:
     SequenceStep.objects.create(sequence=sequence, order=2, delay_days=2, template=template)
     zone = afternoon_zone(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(LOAD_SQL, {"zone": zone, "count": int(count)})
+        cursor.execute(insert_select(Lead, LEAD_COLUMNS, "FROM generate_series(1, %(count)s) AS i"),
+                       {"zone": zone, "count": int(count)})
         cursor.execute(ENROL_SQL, {"sequence": sequence.pk, "step": first.pk})
         cursor.execute("VACUUM ANALYZE crm_lead")
         cursor.execute("VACUUM ANALYZE crm_enrollment")

@@ -39,7 +39,9 @@ reports medians. Last line (for the first worker class; p99 from the open-loop r
 
     tracking: X req/s; hello: Y req/s; ratio R; p99 P ms
 
-Goal (issue 6): R >= 0.5 and P <= 50 ms at 200 req/s.
+Goal (issue 6): R >= 0.5 and P <= 50 ms at 200 req/s. The exit status is 1 when any request
+was answered with anything but 201 (200 for hello) or not at all. `--smoke` (CI): 200 leads,
+sync workers only, 0.5 s warm-up and 2 s per run, 50 requests per kind in-process.
 """
 
 import argparse
@@ -100,9 +102,9 @@ def reset_tracking_state() -> None:
 
     from crm.models import Lead
 
-    from crm.services.preview_queue import FLUSH_FLAG, FLUSH_LOCK, QUEUE_KEY, redis_client
+    from crm.integrations.tracking_queue import tracking_queue_reset
 
-    redis_client().delete(QUEUE_KEY, FLUSH_FLAG, FLUSH_LOCK)
+    tracking_queue_reset()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE crm_previewevent, crm_notification, crm_timelineevent")
     Lead.objects.update(priority=Lead.Priority.NORMAL, hot_at=None, status=Lead.Status.NEW, preview_views=0,
@@ -241,7 +243,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of in-process tracking requests")
     parser.add_argument("--db-name", default="crm_bench_tracking")
     parser.add_argument("--drop", action="store_true", help="drop the bench database at the end")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI size: 200 leads, sync workers, 2 s per run, 50 requests in-process")
     args = parser.parse_args()
+    if args.smoke:
+        args.leads, args.worker_class, args.warmup, args.seconds, args.cost_requests = 200, "sync", 0.5, 2.0, 50
     args.worker_classes = [name.strip() for name in args.worker_class.split(",") if name.strip()]
     if not set(args.worker_classes) <= {"sync", "gthread"}:
         parser.error("--worker-class takes sync and/or gthread")
@@ -346,6 +352,12 @@ def main() -> None:
           f"{args.rate:g} req/s: {'met' if met else 'NOT met'}.")
     print(f"tracking: {tracking_rate:,.0f} req/s; hello: {hello_rate:,.0f} req/s; ratio {ratio:.2f}; "
           f"p99 {p99:.1f} ms")
+    # Broken, not slow: a request answered with anything but 201 (tracking) or 200 (hello), or none.
+    broken = [f"{label} {target} {mode}: {run.errors} errors, {len(run.latencies)} answered"
+              for label, runs in results.items() for (target, mode), group in runs.items() for run in group
+              if run.errors or not run.latencies]
+    if broken:
+        sys.exit("broken runs:\n  " + "\n  ".join(broken))
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ class LeadImportMixin(ImportMixin):
             upload = form.cleaned_data["import_file"]
             try:
                 batch = import_batch_create(
-                    data=upload.read(), filename=upload.name, actor=request.user,
+                    data=upload, filename=upload.name, actor=request.user,
                     mode=form.cleaned_data["duplicates"],
                     consent_source=form.cleaned_data["consent_source"],
                     consent_wording=form.cleaned_data["consent_wording"],

@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = Path(options["path"])
         try:
-            data = path.read_bytes()
+            path.open("rb").close()  # read as a stream later, a chunk at a time
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
         mode = DuplicateMode.SKIP
@@ -46,11 +46,11 @@ class Command(BaseCommand):
                 raise CommandError(f"No user named {options['user']!r}.")
         try:
             if options["dry_run"]:
-                counts = import_preview(data=data, filename=path.name, mode=mode).counts
+                counts = import_preview(data=path, filename=path.name, mode=mode, keep_rows=False).counts
                 self.stdout.write(self._line(counts["new"], counts["update"], counts["skip"],
                                              counts["duplicate"], counts["invalid"]))
                 return
-            batch = import_batch_create(data=data, filename=path.name, actor=actor, mode=mode,
+            batch = import_batch_create(data=path, filename=path.name, actor=actor, mode=mode,
                                         consent_source=options["consent_source"],
                                         consent_wording=options["consent_wording"], dry_run=False)
         except ImportFileError as exc:

@@ -1,99 +1,122 @@
-"""The import workflow: upload -> dry run -> confirm -> run (inline or in the worker) -> undo."""
+"""The import workflow: upload -> dry run -> confirm -> run (inline or in the worker) -> undo.
 
+The file is read as a stream on every pass (count, dry run, run), a chunk at a time, so a
+big file costs the same memory as a small one.
+"""
+
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from crm.enqueue import batch_enrichment_enqueue, import_dry_run_enqueue, import_run_enqueue
 from crm.models import CompanySettings, ImportBatch, Lead, Message, TimelineEvent
 from crm.services.imports.execute import batch_record_result, import_execute
 from crm.services.imports.headers import map_columns
 from crm.services.imports.plan import DuplicateMode, ImportPlan, import_plan
-from crm.services.imports.reading import ImportFileError, ParsedFile, read_table
+from crm.services.imports.reading import ImportFileError, ImportSource, Table, table_open
 
 
 class ImportStateError(Exception):
     """The batch is not in a state that allows this step (e.g. confirmed twice)."""
 
 
-def import_file_read(*, data: bytes, filename: str) -> ParsedFile:
-    """Read and check the file's shape (format, encoding, required columns) or raise ImportFileError."""
-    parsed = read_table(data=data, filename=filename, max_bytes=settings.IMPORT_MAX_UPLOAD_BYTES)
-    map_columns(parsed.headers)
-    return parsed
+def import_file_read(*, data: ImportSource, filename: str) -> Table:
+    """Open the file and check its shape (size, format, encoding, required columns), or raise
+    ImportFileError. `data` is the file's bytes, a path, or an uploaded or stored file."""
+    table = table_open(source=data, filename=filename, max_bytes=settings.IMPORT_MAX_UPLOAD_BYTES)
+    map_columns(table.headers)
+    return table
 
 
 def _region() -> str:
     return CompanySettings.load().default_region or "US"
 
 
-def import_preview(*, data: bytes, filename: str, mode: str) -> ImportPlan:
-    """The dry run: what importing this file would do. Writes nothing."""
-    parsed = import_file_read(data=data, filename=filename)
-    return import_plan(parsed=parsed, mode=mode, region=_region())
+def import_preview(*, data: ImportSource, filename: str, mode: str, keep_rows: bool = True) -> ImportPlan:
+    """The dry run: what importing this file would do. Writes nothing.
+
+    With keep_rows=False only counts, samples and the report are kept (any size of file).
+    """
+    table = import_file_read(data=data, filename=filename)
+    return import_plan(table=table, mode=mode, region=_region(), keep_rows=keep_rows)
 
 
-def import_batch_create(*, data: bytes, filename: str, actor, mode: str = DuplicateMode.SKIP,
+@contextmanager
+def _django_file(data: ImportSource):
+    """`data` as a Django File that storage can copy in chunks."""
+    if isinstance(data, bytes):
+        yield ContentFile(data)
+    elif isinstance(data, File):
+        data.seek(0)
+        yield data
+    else:
+        with open(data, "rb") as handle:
+            yield File(handle)
+
+
+def import_batch_create(*, data: ImportSource, filename: str, actor, mode: str = DuplicateMode.SKIP,
                         consent_source: str = "", consent_wording: str = "",
                         inline: bool = False, dry_run: bool = True) -> ImportBatch:
     """Check the file, store it on a new batch and run (or queue) its dry run.
 
-    Big files are planned in the worker unless `inline` (the command line waits anyway).
-    With dry_run=False the batch goes straight to RUNNING, for import_batch_run to write
-    (the command line plans once, at write time).
+    Reads the whole file once (its rows are counted), so a file that cannot be read to its
+    end is refused here. Big files are planned in the worker unless `inline` (the command
+    line waits anyway). With dry_run=False the batch goes straight to RUNNING, for
+    import_batch_run to write (the command line plans once, at write time).
 
     Raises ImportFileError before anything is written when the file cannot be imported.
     """
-    parsed = import_file_read(data=data, filename=filename)
+    table = import_file_read(data=data, filename=filename)
     if mode not in DuplicateMode.values:
         raise ImportFileError(f"Unknown duplicate handling {mode!r}.")
+    total_rows = table.count_rows()
     now = timezone.now()
     batch = ImportBatch(
         original_name=filename[:255],
         uploaded_by=actor,
         options={"mode": mode},
         status=ImportBatch.Status.CHECKING,
-        total_rows=len(parsed.rows),
+        total_rows=total_rows,
         consent_source=consent_source.strip(),
         consent_wording=consent_wording.strip(),
         consent_recorded_by=actor if consent_source.strip() else None,
         consent_recorded_at=now if consent_source.strip() else None,
     )
-    batch.file.save(filename or "leads.csv", ContentFile(data), save=False)
+    with _django_file(data) as content:
+        batch.file.save(filename or "leads.csv", content, save=False)
     if not dry_run:
         batch.status = ImportBatch.Status.RUNNING
         batch.save()
         return batch
     batch.save()
-    if len(parsed.rows) > settings.IMPORT_BACKGROUND_ROWS and not inline:
-        from crm.tasks.imports import enqueue_import_dry_run
-
-        transaction.on_commit(lambda: enqueue_import_dry_run(batch.pk))
+    if total_rows > settings.IMPORT_BACKGROUND_ROWS and not inline:
+        import_dry_run_enqueue(batch.pk)
     else:
-        import_batch_dry_run(batch=batch, parsed=parsed)
+        import_batch_dry_run(batch=batch)  # from the stored copy: storage may have moved an upload's file
     return batch
 
 
-def _load_parsed(batch: ImportBatch) -> ParsedFile:
-    batch.file.open("rb")
-    try:
-        data = batch.file.read()
-    finally:
-        batch.file.close()
-    return import_file_read(data=data, filename=batch.original_name)
+def _stored_table(batch: ImportBatch) -> Table:
+    return import_file_read(data=batch.file, filename=batch.original_name)
 
 
-def import_batch_dry_run(*, batch: ImportBatch, parsed: ParsedFile | None = None) -> ImportPlan | None:
-    """Plan the batch's file and store the would-be counts and samples. Writes no leads."""
+def _fail(batch: ImportBatch, message: str) -> None:
+    batch.status, batch.error_message, batch.finished_at = ImportBatch.Status.FAILED, message, timezone.now()
+    batch.save(update_fields=["status", "error_message", "finished_at"])
+
+
+def import_batch_dry_run(*, batch: ImportBatch) -> ImportPlan | None:
+    """Plan the batch's stored file and store the would-be counts and samples. Writes no leads."""
     try:
-        plan = import_plan(parsed=parsed or _load_parsed(batch), mode=batch.options.get("mode", "skip"),
-                           region=_region())
+        plan = import_plan(table=_stored_table(batch), mode=batch.options.get("mode", "skip"), region=_region())
     except ImportFileError as exc:
-        batch.status, batch.error_message, batch.finished_at = ImportBatch.Status.FAILED, str(exc), timezone.now()
-        batch.save(update_fields=["status", "error_message", "finished_at"])
+        _fail(batch, str(exc))
         return None
     batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.PREVIEWED)
     return plan
@@ -111,9 +134,7 @@ def import_batch_confirm(*, batch_id: int, actor) -> ImportBatch:
         batch.status, batch.processed_rows = ImportBatch.Status.RUNNING, 0
         batch.save(update_fields=["status", "processed_rows"])
     if batch.total_rows > settings.IMPORT_BACKGROUND_ROWS:
-        from crm.tasks.imports import enqueue_import_run
-
-        enqueue_import_run(batch.pk, actor.pk if actor else None)
+        import_run_enqueue(batch.pk, actor.pk if actor else None)
     else:
         import_batch_run(batch_id=batch.pk, actor=actor)
     batch.refresh_from_db()
@@ -121,26 +142,28 @@ def import_batch_confirm(*, batch_id: int, actor) -> ImportBatch:
 
 
 def import_batch_run(*, batch_id: int, actor) -> ImportBatch:
-    """Re-plan the stored file against today's database and write it, recording progress."""
+    """Re-plan the stored file against today's database and write it as it goes, chunk by
+    chunk, recording progress; then queue the new leads' enrichment once they are committed."""
     batch = ImportBatch.objects.get(pk=batch_id)
     if batch.status != ImportBatch.Status.RUNNING:
         return batch  # already finished (a retried task must not import twice)
     try:
-        plan = import_plan(parsed=_load_parsed(batch), mode=batch.options.get("mode", "skip"), region=_region())
+        plan = ImportPlan(table=_stored_table(batch), mode=batch.options.get("mode", "skip"), region=_region())
     except ImportFileError as exc:
-        batch.status, batch.error_message, batch.finished_at = ImportBatch.Status.FAILED, str(exc), timezone.now()
-        batch.save(update_fields=["status", "error_message", "finished_at"])
+        _fail(batch, str(exc))
         return batch
-    ImportBatch.objects.filter(pk=batch.pk).update(total_rows=len(plan.rows))
-    created_ids = import_execute(
-        plan=plan, batch=batch, actor=actor,
-        on_progress=lambda done: ImportBatch.objects.filter(pk=batch.pk).update(processed_rows=done),
-    )
+    try:
+        created = import_execute(
+            plan=plan, batch=batch, actor=actor,
+            on_progress=lambda done: ImportBatch.objects.filter(pk=batch.pk).update(processed_rows=done),
+        )
+    except ImportFileError as exc:  # the stored file changed since it was checked
+        batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.FAILED)
+        _fail(batch, str(exc))
+        return batch
     batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.DONE)
-    if created_ids:
-        from crm.tasks.pipeline import enqueue_batch_enrichment
-
-        transaction.on_commit(lambda: enqueue_batch_enrichment(batch.pk))
+    if created:
+        batch_enrichment_enqueue(batch.pk)
     return batch
 
 

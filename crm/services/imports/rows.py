@@ -22,6 +22,8 @@ TEXT_FIELDS = ("business_name", "contact_first_name", "contact_last_name", "addr
 SCIENTIFIC = re.compile(r"^\s*\d+(\.\d+)?[eE]\+?\d+\s*$")
 US_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _email_validator = EmailValidator()
+# Addresses Django's EmailValidator accepts, in the shape nearly all have: checked ~10x faster.
+SIMPLE_EMAIL = re.compile(r"^[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
@@ -175,11 +177,16 @@ def clean_row(*, cells: list[str], row_number: int, columns: ColumnMap, headers:
         fail("phone", reason)
     if raw.get("email"):
         email = raw["email"].lower()
-        try:
-            _email_validator(email)
-            data["email"] = email
-        except ValidationError:
-            fail("email", "is not an email address")
+        if len(email) > MAX_LENGTHS["email"]:
+            fail("email", f"is longer than {MAX_LENGTHS['email']} characters")
+        elif SIMPLE_EMAIL.match(email):
+            data["email"] = email  # the common case, without Django's slower general validator
+        else:
+            try:
+                _email_validator(email)
+                data["email"] = email
+            except ValidationError:
+                fail("email", "is not an email address")
     if raw.get("website"):
         url, reason = _website(raw["website"])
         if reason or len(url) > MAX_LENGTHS["website"]:
@@ -198,3 +205,7 @@ def clean_row(*, cells: list[str], row_number: int, columns: ColumnMap, headers:
         else:
             data["postcode"] = postcode
     return data, errors
+
+
+# The same rules under public names, for leads typed into the admin (crm.services.leads.lead_validate).
+normalise_state, normalise_postcode, normalise_website = _state, _postcode, _website

@@ -154,3 +154,59 @@ def test_lead_export_query_count_does_not_grow_with_rows(admin_client, rep_clien
 
     assert (small_rows, large_rows) == (5, 60)
     assert small_queries == large_queries
+
+
+# --- Search and sort (crm.selectors.lead_search; indexes from migration 0013) --------------------
+
+
+def _listed(client, **params) -> list[str]:
+    response = client.get(LEAD_LIST, params)
+    assert response.status_code == 200
+    return [lead.business_name for lead in response.context["cl"].result_list]
+
+
+def test_search_box_finds_a_phone_as_typed_and_words_of_a_name(admin_client, rep_user):
+    f.LeadFactory(business_name="Maple Street Bakery", phone="+12125550143", city="Albany")
+    f.LeadFactory(business_name="Oak Dental", phone="+14155550199", city="Troy")
+
+    assert _listed(admin_client, q="(212) 555-0143") == ["Maple Street Bakery"]
+    assert _listed(admin_client, q="street maple") == ["Maple Street Bakery"]
+    assert _listed(admin_client, q="troy") == ["Oak Dental"]
+
+
+def test_a_reps_search_never_reaches_another_reps_leads(rep_client, rep_user, other_rep):
+    f.LeadFactory(business_name="Mine Bakery", phone="+12125550143", assigned_rep=rep_user)
+    f.LeadFactory(business_name="Theirs Bakery", phone="+14155550199", assigned_rep=other_rep)
+
+    assert _listed(rep_client, q="bakery") == ["Mine Bakery"]
+    assert _listed(rep_client, q="(415) 555-0199") == []
+
+
+def test_sorting_by_engagement_score_puts_the_most_engaged_first(admin_client):
+    for score in (1.5, 9.0, 4.2):
+        f.LeadFactory(business_name=f"Score {score}", engagement_score=score)
+
+    assert _listed(admin_client, o="-7") == ["Score 9.0", "Score 4.2", "Score 1.5"]
+
+
+@pytest.mark.parametrize("params", [{"q": "business"}, {"q": "(212) 555-0143"}, {"o": "-7"}],
+                         ids=["search-words", "search-phone", "sort-score"])
+@pytest.mark.parametrize("viewer", ["admin", "rep"])
+def test_search_and_sort_query_counts_do_not_grow_with_rows(
+    admin_client, rep_client, rep_user, viewer, params, django_assert_max_num_queries
+):
+    client = admin_client if viewer == "admin" else rep_client
+    reps = [rep_user] if viewer == "rep" else [rep_user, *f.RepUserFactory.create_batch(3), None]
+    _grow(reps, 5)
+    client.get(LEAD_LIST, params)  # warm per-process caches
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(LEAD_LIST, params).status_code == 200
+        return len(ctx)
+
+    small = queries()
+    _grow(reps, 60)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        large = queries()
+    assert small == large

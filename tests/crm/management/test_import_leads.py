@@ -117,7 +117,7 @@ def test_xlsx_file(tmp_path):
 
 
 def test_enrichment_is_queued_once_for_the_import(messy_csv, django_capture_on_commit_callbacks):
-    with patch("crm.tasks.pipeline.async_task") as async_task, django_capture_on_commit_callbacks(execute=True):
+    with patch("crm.enqueue.async_task") as async_task, django_capture_on_commit_callbacks(execute=True):
         _run(messy_csv)
 
     batch = ImportBatch.objects.get()

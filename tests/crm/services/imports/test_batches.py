@@ -1,7 +1,7 @@
 """The batch workflow: confirm writes once, records counts, timeline and consent; big files
 run in the worker with progress; enrichment is queued per chunk; undo keeps worked leads."""
 
-from unittest.mock import patch
+from unittest.mock import call, patch
 
 import pytest
 from django_q.models import Task
@@ -129,7 +129,7 @@ def test_big_file_is_planned_and_written_by_the_worker(settings, admin_user, mon
 
     monkeypatch.setattr(batch_service, "import_execute", execute_and_watch)
 
-    with patch("crm.tasks.pipeline.async_task") as enqueue_enrichment:
+    with patch("crm.enqueue.async_task", side_effect=_run_all_but_enrichment) as async_task:
         with django_capture_on_commit_callbacks(execute=False) as upload_callbacks:
             batch = import_batch_create(data=leads_csv(20), filename="big.csv", actor=admin_user)
         batch.refresh_from_db()
@@ -148,7 +148,8 @@ def test_big_file_is_planned_and_written_by_the_worker(settings, admin_user, mon
     assert (confirmed.created_count, confirmed.processed_rows, confirmed.total_rows) == (20, 20, 20)
     assert Lead.objects.filter(source_batch=batch).count() == 20
     assert progress == [("running", 5), ("running", 10), ("running", 15), ("running", 20)]
-    enqueue_enrichment.assert_called_once_with(DISPATCH, batch.pk, task_name=f"import-{batch.pk}-enrich")
+    assert [c for c in async_task.call_args_list if c.args[0] == DISPATCH] == [
+        call(DISPATCH, batch.pk, task_name=f"import-{batch.pk}-enrich")]
     tasks = dict(Task.objects.values_list("name", "success"))
     assert tasks == {f"import-{batch.pk}-dry-run": True, f"import-{batch.pk}-run": True}
 
@@ -166,8 +167,16 @@ DISPATCH = "crm.tasks.pipeline.batch_enrichment_dispatch_task"
 ENRICH = "crm.tasks.enrichment.enrich_leads_task"
 
 
+def _run_all_but_enrichment(func, *args, **kwargs):
+    """Stands in for crm.enqueue.async_task: import tasks go through django-q2 (sync in tests),
+    the enrichment is only recorded."""
+    if func == DISPATCH:
+        return None
+    return real_async_task(func, *args, **kwargs)
+
+
 def _queue_dispatch_for_real(func, *args, **kwargs):
-    """Stands in for crm.tasks.pipeline.async_task: the per-import dispatcher really goes
+    """Stands in for crm.enqueue.async_task: the per-import dispatcher really goes
     through django-q2 (sync in tests), the enrichment chunk tasks are only recorded."""
     if func == DISPATCH:
         return real_async_task(func, *args, **kwargs)
@@ -177,7 +186,7 @@ def _queue_dispatch_for_real(func, *args, **kwargs):
 def test_enrichment_is_queued_in_chunks_after_commit(admin_user, django_capture_on_commit_callbacks):
     batch = import_batch_create(data=leads_csv(450), filename="leads.csv", actor=admin_user)
 
-    with patch("crm.tasks.pipeline.async_task", side_effect=_queue_dispatch_for_real) as async_task:
+    with patch("crm.enqueue.async_task", side_effect=_queue_dispatch_for_real) as async_task:
         with django_capture_on_commit_callbacks(execute=True):
             import_batch_confirm(batch_id=batch.pk, actor=admin_user)
             assert async_task.call_count == 0  # nothing before the leads are committed
@@ -196,7 +205,7 @@ def test_no_enrichment_when_nothing_was_created(admin_user, django_capture_on_co
     LeadFactory(phone=e164(0))
     batch = import_batch_create(data=leads_csv(1), filename="leads.csv", actor=admin_user)
 
-    with patch("crm.tasks.pipeline.async_task") as async_task:
+    with patch("crm.enqueue.async_task") as async_task:
         with django_capture_on_commit_callbacks(execute=True):
             import_batch_confirm(batch_id=batch.pk, actor=admin_user)
 

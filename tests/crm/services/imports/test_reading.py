@@ -281,7 +281,7 @@ def test_xlsx_formulas_without_saved_results_are_reported_in_a_note():
 
     from openpyxl import Workbook
 
-    from crm.services.imports.reading import read_table
+    from crm.services.imports.reading import table_open
 
     workbook = Workbook()
     sheet = workbook.active
@@ -290,6 +290,6 @@ def test_xlsx_formulas_without_saved_results_are_reported_in_a_note():
     sheet.append(["Bravo", "(212) 555-0144", "=A2"])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    parsed = read_table(data=buffer.getvalue(), filename="f.xlsx", max_bytes=10**7)
-    assert any("2 cell(s) hold formulas with no saved result" in note for note in parsed.notes)
-    assert parsed.rows[0][2] == ""
+    table = table_open(source=buffer.getvalue(), filename="f.xlsx", max_bytes=10**7)
+    assert any("2 cell(s) hold formulas with no saved result" in note for note in table.notes)
+    assert next(table.rows())[2] == ""

@@ -4,10 +4,14 @@ import random
 
 import phonenumbers
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm.models import Lead
 from crm.services.imports.batches import import_preview
-from crm.services.imports.rows import nanp_prefix_valid, normalise_phone
+from crm.services.imports.rows import SIMPLE_EMAIL, nanp_prefix_valid, normalise_phone
 from tests.crm.services.imports.support import csv_bytes, import_now
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +152,35 @@ def test_zip_stored_as_a_number_with_trailing_zero_is_repaired():
 
     assert _postcode("2134.0", "US") == ("02134", "")
     assert _postcode("78701.00", "US") == ("78701", "")
+
+
+@given(st.from_regex(SIMPLE_EMAIL, fullmatch=True))
+@settings(max_examples=300, deadline=None)
+def test_every_email_the_fast_check_accepts_djangos_validator_accepts(email):
+    EmailValidator()(email)  # raises ValidationError otherwise
+
+
+@pytest.mark.parametrize("email", ["a@b.co", "first.last+tag@mail.example.com", "x_y-z@sub-domain.example.org",
+                                   'quoted."odd"@example.com', "tld-digits@example.c0m", "dot..twice@example.com",
+                                   "trailing.@example.com", "no-at.example.com", "a@-dash.example.com",
+                                   "a@localhost", "üser@example.com", "a@b"])
+def test_an_email_is_accepted_exactly_when_djangos_validator_accepts_it(email):
+    try:
+        EmailValidator()(email)
+        expected = True
+    except ValidationError:
+        expected = False
+
+    plan = _preview([["Some Co", "(212) 555-0143", email, "", "", "", ""]])
+
+    assert (plan.rows[0].data.get("email") == email) is expected, plan.report()
+
+
+def test_an_email_too_long_for_the_database_is_that_rows_problem_only():
+    long_email = "a" * 250 + "@example.com"
+    plan = _preview([["Long Mail", "(212) 555-0143", long_email, "", "", "", ""],
+                     ["Fine Co", "(212) 555-0144", "ok@example.com", "", "", "", ""]])
+
+    assert plan.report() == [{"row": 2, "column": "E-mail", "value": long_email[:100],
+                              "reason": "is longer than 254 characters"}]
+    assert plan.counts["new"] == 1
