@@ -1,11 +1,7 @@
 """Public preview pages and their tracking endpoint. Views read and call services."""
 
 import json
-import time
 
-from django.conf import settings
-from django.core import signing
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -14,26 +10,13 @@ from django.views.decorators.http import require_POST
 
 from crm.selectors.leads import lead_get_by_preview_token
 from crm.selectors.previews import preview_page_context
-from crm.services.preview_queue import lead_and_rate, preview_event_enqueue
-from crm.services.previews import EVENT_KINDS, hash_ip, is_bot_user_agent, preview_event_record
+from crm.services.tracking import preview_track, tracking_nonce
 
 MAX_BODY_BYTES = 2048
-NONCE_SALT = "preview-tracker"
-NONCE_MAX_AGE = 7 * 24 * 3600
 
 
-def tracking_nonce(token: str) -> str:
-    """Signed into the page for its script: events without it did not come from the page."""
-    return signing.dumps(token, salt=NONCE_SALT, compress=False)
-
-
-def _nonce_ok(nonce, token: str) -> bool:
-    if not isinstance(nonce, str) or len(nonce) > 200:
-        return False
-    try:
-        return signing.loads(nonce, salt=NONCE_SALT, max_age=NONCE_MAX_AGE) == token
-    except signing.BadSignature:
-        return False
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not a number")  # NaN, Infinity, -Infinity
 
 
 def preview_page(request: HttpRequest, token: str) -> HttpResponse:
@@ -53,77 +36,27 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message}, status=status)
 
 
-def _rate_key(token: str, ip: str) -> str:
-    return f"trk:{token[:16]}:{hash_ip(ip)[:16]}:{int(time.time() // 60)}"
-
-
-def _rate_limited(token: str, ip: str) -> bool:
-    key = _rate_key(token, ip)
-    if cache.add(key, 1, timeout=90):
-        return False
-    try:
-        return cache.incr(key) > settings.TRACKING_EVENTS_PER_MINUTE
-    except ValueError:
-        return False
-
-
 @csrf_exempt
 @require_POST
 @never_cache
 def track(request: HttpRequest, token: str) -> HttpResponse:
-    """Record one event from the page's script. JSON only, <= 2 KB, known types only."""
-    if len(request.body) > MAX_BODY_BYTES:
+    """One event from the page's script: JSON, at most 2 KB (refused by its Content-Length
+    before anything is read), handed to the tracking service, whose answer is returned."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "bad Content-Length")
+    if length > MAX_BODY_BYTES:
+        return _error(413, "payload too large")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
         return _error(413, "payload too large")
     try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        payload = json.loads(body, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _error(400, "body must be JSON")
-    if not isinstance(payload, dict):
-        return _error(400, "body must be a JSON object")
-    kind = payload.get("type")
-    if kind not in EVENT_KINDS:
-        return _error(400, "unknown event type")
-    session_id = payload.get("session")
-    if not isinstance(session_id, str) or not 8 <= len(session_id) <= 64:
-        return _error(400, "session must be a string of 8-64 characters")
-    seconds = payload.get("seconds", 0)
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        return _error(400, "seconds must be a number")
-    target = payload.get("target", "")
-    if not isinstance(target, str):
-        return _error(400, "target must be a string")
-    ip = request.META.get("REMOTE_ADDR", "")
-    user_agent = request.META.get("HTTP_USER_AGENT", "")
     user = getattr(request, "user", None)
-    counted = not (is_bot_user_agent(user_agent) or (user is not None and user.is_authenticated and user.is_staff)
-                   or not _nonce_ok(payload.get("nonce"), token))
-    limit = settings.TRACKING_EVENTS_PER_MINUTE
-    if settings.REDIS_URL:
-        # No database in the request: Redis answers for the token, the limit and the queue.
-        if counted:
-            outcome = preview_event_enqueue(token=token, rate_key=_rate_key(token, ip), limit=limit, kind=kind,
-                                            session_id=session_id, seconds=int(seconds), target=target,
-                                            user_agent=user_agent, ip=ip)
-            if outcome == "unknown":
-                raise Http404()
-            if outcome == "limited":
-                return _error(429, "too many events")
-            return JsonResponse({"ok": True, "counted": True, "queued": True}, status=201)
-        lead_id, count = lead_and_rate(token, _rate_key(token, ip))
-        if lead_id is None:
-            raise Http404()
-        if count > limit:
-            return _error(429, "too many events")
-        return JsonResponse({"ok": True, "counted": False}, status=202)
-    lead = lead_get_by_preview_token(token=token)
-    if lead is None:
-        raise Http404()
-    if _rate_limited(token, ip):
-        return _error(429, "too many events")
-    if not counted:
-        return JsonResponse({"ok": True, "counted": False}, status=202)
-    recorded = preview_event_record(lead=lead, kind=kind, session_id=session_id, seconds=int(seconds),
-                                    target=target, user_agent=user_agent, ip=ip)
-    return JsonResponse({"ok": True, "counted": True, "hot": recorded.became_hot}, status=201)
-
-
+    result = preview_track(token=token, payload=payload, ip=request.META.get("REMOTE_ADDR", ""),
+                           user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                           staff=bool(user is not None and user.is_authenticated and user.is_staff))
+    return JsonResponse(result.body, status=result.status)

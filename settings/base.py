@@ -1,5 +1,7 @@
 """Settings shared by every environment. Values from the environment come from env.py."""
 
+from datetime import timedelta
+
 from . import env as E
 from .q_cluster import build_q_cluster
 from .unfold import UNFOLD as UNFOLD
@@ -25,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "import_export",
     "django_q",
+    "axes",
     "crm",
     "preview",
 ]
@@ -39,6 +42,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "crm.middleware.UserTimezoneMiddleware",
+    # Last, as django-axes requires: turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "settings.urls"
@@ -47,6 +52,30 @@ AUTH_USER_MODEL = "crm.User"
 LOGIN_URL = "/admin/login/"
 # Unfold's login form drops ?next=, so land on the admin index.
 LOGIN_REDIRECT_URL = "/admin/"
+
+# Sign-in lockout (django-axes): one username from one address is locked after
+# AXES_FAILURE_LIMIT wrong passwords, for the cool-off; admins clear it under System.
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = E.AXES_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=E.AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Each attempt while locked restarts the cool-off, so the page can say exactly how long to wait.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+# A successful sign-in forgets that username and address's earlier wrong passwords.
+AXES_RESET_ON_SUCCESS = True
+# The locked-out user gets the login page again, saying so and for how long.
+AXES_LOCKOUT_CALLABLE = "crm.admin.security.login_lockout_response"
+# Every failed sign-in is kept for the Failed sign-ins page; successful ones are not logged.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_DISABLE_ACCESS_LOG = True
+# crm.admin.security registers axes' admins, with Unfold styling and for the ADMIN role only.
+AXES_ENABLE_ADMIN = False
+# The client's address is the socket's; settings/production.py reads the proxy's header instead.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 TEMPLATES = [
     {
@@ -126,6 +155,7 @@ CACHES = {
     if E.REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 TRACKING_EVENTS_PER_MINUTE = E.TRACKING_EVENTS_PER_MINUTE
+TRACKING_EVENTS_PER_ADDRESS = E.TRACKING_EVENTS_PER_ADDRESS
 Q_CLUSTER = build_q_cluster(E.REDIS_URL, E.Q_WORKERS)
 
 # Provider credentials (empty -> offline backend).
@@ -141,6 +171,7 @@ SMS_SENDER_THREADS = E.SMS_SENDER_THREADS
 SMS_PLAN_AHEAD_SECONDS = E.SMS_PLAN_AHEAD_SECONDS
 STRIPE_SECRET_KEY = E.STRIPE_SECRET_KEY
 STRIPE_WEBHOOK_SECRET = E.STRIPE_WEBHOOK_SECRET
+STRIPE_API_BASE_URL = E.STRIPE_API_BASE_URL
 SERPAPI_API_KEY = E.SERPAPI_API_KEY
 SERPER_API_KEY = E.SERPER_API_KEY
 LLM_API_KEY = E.LLM_API_KEY

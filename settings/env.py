@@ -20,6 +20,13 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="America/New_York")
 Q_WORKERS = env.int("Q_WORKERS", default=2)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Sign-in lockout: wrong passwords for one username from one address before it is locked, and
+# for how many minutes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+# Production only: reverse proxies in front of the web process, each adding the address it saw
+# to X-Forwarded-For (0: clients connect directly and REMOTE_ADDR is theirs).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 # Provider credentials: empty means the offline backend is used.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
@@ -40,6 +47,8 @@ SMS_SENDER_THREADS = env.int("SMS_SENDER_THREADS", default=4)
 SMS_PLAN_AHEAD_SECONDS = env.int("SMS_PLAN_AHEAD_SECONDS", default=120)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Stripe API base URL: empty for https://api.stripe.com; a local fake for tests and benchmarks.
+STRIPE_API_BASE_URL = env.str("STRIPE_API_BASE_URL", default="")
 SERPAPI_API_KEY = env.str("SERPAPI_API_KEY", default="")
 SERPER_API_KEY = env.str("SERPER_API_KEY", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
@@ -61,3 +70,5 @@ IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
 IMPORT_BACKGROUND_ROWS = env.int("IMPORT_BACKGROUND_ROWS", default=2000)
 # Public preview tracking: events per minute per visitor address and preview link.
 TRACKING_EVENTS_PER_MINUTE = env.int("TRACKING_EVENTS_PER_MINUTE", default=60)
+# ... and per visitor address whatever the link (made-up links cost look-ups too).
+TRACKING_EVENTS_PER_ADDRESS = env.int("TRACKING_EVENTS_PER_ADDRESS", default=600)

@@ -27,3 +27,12 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# The sign-in lockout keys on the address the nearest trusted proxy appended to X-Forwarded-For;
+# entries left of it are the client's own word and could be forged to dodge the lockout.
+if E.TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    # ipware counts the proxies listed after the client: all but the last, seen as REMOTE_ADDR.
+    AXES_IPWARE_PROXY_COUNT = E.TRUSTED_PROXY_COUNT - 1
+    # Count from the right even when forged or garbled entries sit on the left.
+    IPWARE_STRICT = False

@@ -2,8 +2,10 @@
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
@@ -21,12 +23,14 @@ from unfold.decorators import action, display
 from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from crm.admin.conversation import LeadConversationAdminMixin
 from crm.admin.imports import LeadImportMixin
+from crm.admin.list_rendering import FastListMixin, label_html
 from crm.admin.paginator import EstimatedCountPaginator
 from crm.admin.pipeline import LeadPipelineAdminMixin, PipelineFilter
 from crm.admin.resources import LeadExportResource
 from crm.models import Lead, Message, TimelineEvent
+from crm.selectors.lead_search import leads_search
 from crm.selectors.previews import preview_analytics
-from crm.services.leads import lead_bulk_set_status
+from crm.services.leads import lead_bulk_set_status, lead_create, lead_update, lead_validate
 
 STATUS_COLOURS = {
     Lead.Status.NEW: "info",
@@ -52,6 +56,33 @@ def log_bulk_change(request, queryset_or_objs, message: str) -> None:
         )
 
 
+class LeadAdminForm(forms.ModelForm):
+    """Checks what was typed by the import's rules (crm.services.leads.lead_validate): a phone
+    is stored as E.164, and a bad or taken value is an error on its field."""
+
+    def clean(self):
+        cleaned = super().clean()
+        lead = self.instance if self.instance.pk else None
+        data = {name: cleaned[name] for name in (self.changed_data if lead else self.fields) if name in cleaned}
+        try:
+            cleaned.update(lead_validate(data=data, lead=lead))
+        except ValidationError as exc:
+            for name, errors in exc.error_dict.items():
+                self.add_error(name if name in self.fields else None, [_error_text(e) for e in errors])
+        return cleaned
+
+
+def _error_text(error: ValidationError):
+    if error.code != "duplicate":
+        return error
+    url = reverse("admin:crm_lead_change", args=[error.params["lead_id"]])
+    return ValidationError(
+        format_html('{} already belongs to <a href="{}" class="underline">{}</a>.',
+                    error.params["phone"], url, error.params["business_name"]),
+        code="duplicate",
+    )
+
+
 class TimelineInline(ReadOnlyTabularInline):
     model = TimelineEvent
     fields = ["created_at", "kind", "actor", "data"]
@@ -71,7 +102,9 @@ class MessageInline(ReadOnlyTabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(LeadConversationAdminMixin, LeadPipelineAdminMixin, LeadImportMixin, ExportMixin, CRMModelAdmin):
+class LeadAdmin(LeadConversationAdminMixin, LeadPipelineAdminMixin, LeadImportMixin, ExportMixin, FastListMixin,
+                CRMModelAdmin):
+    form = LeadAdminForm
     resource_classes = [LeadExportResource]
     export_form_class = ExportForm
     export_formats = [base_formats.CSV, base_formats.XLSX]
@@ -153,7 +186,25 @@ class LeadAdmin(LeadConversationAdminMixin, LeadPipelineAdminMixin, LeadImportMi
         fields = list(super().get_readonly_fields(request, obj))
         if request.user.is_rep:
             fields += ["assigned_rep", "phone"]
+        if not request.user.is_admin:
+            # Consent is evidence: written by an import's attestation or by an admin.
+            fields += ["consent_source", "consent_at"]
         return fields
+
+    def save_model(self, request, obj, form, change):
+        # The form checked the values; the service writes them, with their timeline events.
+        names = form.changed_data if change else form.fields
+        data = {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
+        if change:
+            lead_update(lead=obj, data=data, actor=request.user)
+        else:
+            obj.pk = lead_create(data=data, actor=request.user).pk
+            obj._state.adding = False
+        obj.refresh_from_db()
+
+    def get_search_results(self, request, queryset, search_term):
+        # A phone as typed, or words of a name, email or city: crm.selectors.lead_search.
+        return leads_search(queryset=queryset, term=search_term), False
 
     def get_autocomplete_fields(self, request):
         return [] if request.user.is_rep else super().get_autocomplete_fields(request)
@@ -174,13 +225,13 @@ class LeadAdmin(LeadConversationAdminMixin, LeadPipelineAdminMixin, LeadImportMi
     def location(self, obj: Lead) -> str:
         return ", ".join(part for part in [obj.city, obj.state] if part)
 
-    @display(description="Status", ordering="status", label=STATUS_COLOURS)
+    @display(description="Status", ordering="status")
     def show_status(self, obj: Lead) -> str:
-        return obj.status
+        return label_html(obj.status, STATUS_COLOURS.get(obj.status))
 
-    @display(description="Priority", ordering="priority", label=PRIORITY_COLOURS)
+    @display(description="Priority", ordering="priority")
     def show_priority(self, obj: Lead) -> str:
-        return obj.priority
+        return label_html(obj.priority, PRIORITY_COLOURS.get(obj.priority))
 
     @display(description="Preview page")
     def preview_link(self, obj: Lead) -> str:

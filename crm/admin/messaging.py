@@ -1,5 +1,7 @@
 """Texts, calls, templates, sequences and enrolments."""
 
+from contextvars import ContextVar
+
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
@@ -85,6 +87,7 @@ class MessageTemplateForm(forms.ModelForm):
         return body
 
 
+_LIST_SAMPLE: ContextVar[tuple | None] = ContextVar("message_template_list_sample", default=None)
 SAMPLE_LEAD = Lead(business_name="Sunrise Plumbing", contact_first_name="Maria", city="Austin", state="TX",
                    first_line="When a pipe bursts in Austin, people search fast, so we built you a site.",
                    preview_token="sample-token")
@@ -99,11 +102,25 @@ class MessageTemplateAdmin(CRMModelAdmin):
     readonly_fields = ["rendered_preview"]
     fields = ["name", "body", "is_active", "rendered_preview"]
 
+    def changelist_view(self, request, extra_context=None):
+        # The list renders every row with one sample lead and the company, read once per page
+        # (it read both again for each row).
+        token = _LIST_SAMPLE.set(self._sample())
+        try:
+            response = super().changelist_view(request, extra_context)
+            return response.render() if hasattr(response, "render") else response
+        finally:
+            _LIST_SAMPLE.reset(token)
+
+    def _sample(self) -> tuple[Lead, CompanySettings]:
+        lead = Lead.objects.exclude(first_line="").select_related("assigned_rep").first() or SAMPLE_LEAD
+        return lead, CompanySettings.load()
+
     def _render(self, obj: MessageTemplate) -> str:
         if not obj.body or template_errors(obj.body):
             return ""
-        lead = Lead.objects.exclude(first_line="").select_related("assigned_rep").first() or SAMPLE_LEAD
-        context = template_context(lead=lead, company=CompanySettings.load(), preview_url=preview_url(lead),
+        lead, company = _LIST_SAMPLE.get() or self._sample()
+        context = template_context(lead=lead, company=company, preview_url=preview_url(lead),
                                    checkout_url="https://checkout.example/c/sample")
         return template_render(obj.body, context)
 

@@ -5,11 +5,10 @@ from django.db.models import Q
 from django.utils.html import format_html, format_html_join
 from unfold.decorators import action, display
 
+from crm.enqueue import enrichment_enqueue, personalisation_enqueue
 from crm.models import Lead
 from crm.services.enrichment import leads_mark_for_enrichment
 from crm.services.first_lines import MANUAL_SOURCE
-from crm.services.personalisation import lead_set_first_line
-from crm.tasks.pipeline import enqueue_enrichment, enqueue_personalisation
 
 PIPELINE_FILTERS = {
     "enrich_pending": ("Enrichment pending", Q(enrichment_status=Lead.PipelineStatus.PENDING)),
@@ -44,19 +43,14 @@ class LeadPipelineAdminMixin:
     @action(description="Retry enrichment of selected leads", permissions=["change"])
     def retry_enrichment(self, request, queryset):
         ids = leads_mark_for_enrichment(leads=queryset)
-        tasks = enqueue_enrichment(ids, force=True)
+        tasks = enrichment_enqueue(ids, force=True)
         self.message_user(request, f"Enrichment queued for {len(ids)} lead(s) in {tasks} task(s).", messages.SUCCESS)
 
     @action(description="Regenerate first line of selected leads", permissions=["change"])
     def regenerate_first_line(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        tasks = enqueue_personalisation(ids, force=True)
+        tasks = personalisation_enqueue(ids, force=True)
         self.message_user(request, f"First lines queued for {len(ids)} lead(s) in {tasks} task(s).", messages.SUCCESS)
-
-    def save_model(self, request, obj, form, change):
-        if change and "first_line" in form.changed_data:
-            lead_set_first_line(lead=obj, text=obj.first_line, actor=request.user)
-        super().save_model(request, obj, form, change)
 
     @display(description="Facts found")
     def enrichment_facts(self, obj: Lead) -> str:

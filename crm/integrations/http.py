@@ -51,14 +51,6 @@ def url_for_log(url: str | httpx.URL) -> str:
     return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
 
 
-def redact_headers(headers: dict | None) -> dict:
-    """A copy of the headers with credential values replaced by ***."""
-    return {
-        name: ("***" if name.lower() in SECRET_HEADERS else value)
-        for name, value in (headers or {}).items()
-    }
-
-
 class _RedactSecretsFilter(logging.Filter):
     """httpx logs every request URL at INFO, api_key included: scrub it before any handler."""
 

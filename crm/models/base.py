@@ -1,16 +1,6 @@
 """Small shared pieces: money fields and choices used across domains."""
 
-from django.db import models
-
 CURRENCY_DEFAULT = "usd"
-
-
-class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 def format_cents(amount_cents: int | None, currency: str = CURRENCY_DEFAULT) -> str:

@@ -107,7 +107,7 @@ class Lead(models.Model):
     priority = models.CharField(max_length=6, choices=Priority.choices, default=Priority.NORMAL)
     assigned_rep = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="leads",
+        related_name="leads", db_index=False,  # the lead_rep_* indexes start with it
     )
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
@@ -143,7 +143,8 @@ class Lead(models.Model):
     hot_at = models.DateTimeField(null=True, blank=True)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
     last_viewed_at = models.DateTimeField(null=True, blank=True)
-    preview_token = models.CharField(max_length=64, unique=True, default=new_preview_token, editable=False)
+    # Unique by a constraint, not unique=True: that would add a LIKE index no query uses.
+    preview_token = models.CharField(max_length=64, default=new_preview_token, editable=False)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -157,9 +158,13 @@ class Lead(models.Model):
             models.Index(fields=["status"], name="lead_status"),
             models.Index(fields=["enrichment_status"], name="lead_enrichment_status"),
             models.Index(fields=["priority", "last_viewed_at"], name="lead_priority_last_viewed"),
+            # The lead list sorted by score. Its search box has a trigram index too, made on
+            # PostgreSQL only by migration 0013 (crm.selectors.lead_search).
+            models.Index(fields=["-engagement_score", "-id"], name="lead_engagement"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(phone__startswith="+"), name="lead_phone_e164"),
+            models.UniqueConstraint(fields=["preview_token"], name="lead_preview_token_unique"),
         ]
 
     def __str__(self) -> str:
@@ -194,8 +199,12 @@ class TimelineEvent(models.Model):
         PAYMENT = "payment", "Payment"
         OPT_OUT = "opt_out", "Opted out"
         OPT_IN = "opt_in", "Opted back in"
+        ADDED = "added", "Added by hand"
+        EDITED = "edited", "Details edited"
+        CONSENT_CHANGED = "consent_changed", "Consent changed"
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="timeline")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="timeline",
+                             db_index=False)  # timeline_lead_time starts with it
     kind = models.CharField(max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

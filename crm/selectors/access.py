@@ -34,6 +34,3 @@ def scope_queryset(queryset: QuerySet, user) -> QuerySet:
         return queryset.none()
     return queryset.filter(**{path: user.pk})
 
-
-def user_can_see(user, obj: Model) -> bool:
-    return scope_queryset(type(obj)._default_manager.filter(pk=obj.pk), user).exists()

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.models import Client, Lead, Message, Notification, Subscription, Target, Transaction, User
@@ -108,15 +109,24 @@ def unread_notifications(*, user, limit: int = 8) -> list[Notification]:
     )
 
 
+def _per_rep(rows, rep_field: str):
+    """How many of `rows` belong to the rep of the outer query, as a subquery (0 when none)."""
+    counted = rows.filter(**{rep_field: OuterRef("pk")}).order_by().values(rep_field).annotate(n=Count("pk"))
+    return Coalesce(Subquery(counted.values("n")[:1]), 0)
+
+
 def rep_performance(*, since: datetime) -> list[dict]:
-    """Per-rep numbers for the month: leads, hot leads, replies, deals won."""
-    reps = User.objects.filter(groups__name="REP").annotate(
-        lead_total=Count("leads", distinct=True),
-        hot_total=Count("leads", filter=Q(leads__priority=Lead.Priority.HOT), distinct=True),
-        won_total=Count("leads", filter=Q(leads__status=Lead.Status.PAID), distinct=True),
+    """Per active rep, since `since`: leads assigned and created, leads turned hot, replies
+    received on their leads, and clients they closed. One query, whatever the number of reps."""
+    reps = User.objects.filter(groups__name="REP", is_active=True).annotate(
+        lead_total=_per_rep(Lead.objects.filter(created_at__gte=since), "assigned_rep"),
+        hot_total=_per_rep(Lead.objects.filter(hot_at__gte=since), "assigned_rep"),
+        reply_total=_per_rep(Message.objects.filter(direction=Message.Direction.INBOUND, created_at__gte=since),
+                             "lead__assigned_rep"),
+        won_total=_per_rep(Client.objects.filter(created_at__gte=since), "rep"),
     ).order_by("username")
     return [
-        {"rep": rep.get_full_name() or rep.username, "leads": rep.lead_total,
-         "hot": rep.hot_total, "won": rep.won_total}
+        {"rep": rep.get_full_name() or rep.username, "leads": rep.lead_total, "hot": rep.hot_total,
+         "replies": rep.reply_total, "won": rep.won_total}
         for rep in reps
     ]

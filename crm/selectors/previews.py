@@ -1,5 +1,6 @@
 """Reads for preview pages and for the preview analytics shown on the lead page."""
 
+import re
 from collections import defaultdict
 from datetime import timedelta
 
@@ -43,6 +44,34 @@ def sections_for(category: str) -> list[str]:
     return DEFAULT_SECTIONS
 
 
+DEFAULT_BRAND = "#4f46e5"
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+# WCAG 2 AA for normal text, with a little room for anti-aliasing.
+TEXT_CONTRAST = 4.6
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_with_white(rgb: tuple[float, float, float]) -> float:
+    return 1.05 / (_luminance(rgb) + 0.05)
+
+
+def brand_colour(colour: str) -> str:
+    """The company's colour, darkened just enough that white text on it (and it as text on
+    white) meets WCAG 2 AA, whatever colour an admin picks."""
+    colour = colour if HEX_COLOUR.fullmatch(colour or "") else DEFAULT_BRAND
+    rgb = tuple(float(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+    while contrast_with_white(rgb) < TEXT_CONTRAST:
+        rgb = tuple(c * 0.96 for c in rgb)
+    return "#" + "".join(f"{round(c):02x}" for c in rgb)
+
+
 def preview_page_context(*, lead: Lead) -> dict:
     company = CompanySettings.load()
     facts = (lead.enrichment_data or {}).get("facts", {})
@@ -51,7 +80,7 @@ def preview_page_context(*, lead: Lead) -> dict:
         "lead": lead,
         "company": company,
         "brand_name": company.preview_brand_name or company.name,
-        "color": company.preview_primary_color,
+        "color": brand_colour(company.preview_primary_color),
         "facts": facts,
         "hours": facts.get("hours") or {},
         "services": sections_for(lead.category or facts.get("category", "")),

@@ -13,10 +13,6 @@ from crm.services.notifications import notify
 HOT_PAUSE_REASON = "hot lead: a person takes over"
 
 
-def qualifying_views(*, lead_id: int, since: datetime) -> int:
-    return PreviewEvent.objects.filter(lead_id=lead_id, kind=PreviewEvent.Kind.VIEW, created_at__gte=since).count()
-
-
 def _context_text(lead: Lead, since: datetime, now: datetime, trigger: str) -> tuple[str, dict]:
     stats = PreviewEvent.objects.filter(lead=lead, created_at__gte=since).aggregate(
         views=Count("pk", filter=Q(kind=PreviewEvent.Kind.VIEW)),
@@ -57,21 +53,52 @@ def lead_mark_hot(*, lead: Lead, trigger: str, now: datetime | None = None,
     return True
 
 
-def lead_check_hot(*, lead: Lead, kind: str, now: datetime | None = None,
-                   company: CompanySettings | None = None) -> bool:
-    """Apply the rule after a counted event: N views in the window, or (optionally) any click."""
-    if lead.priority == Lead.Priority.HOT or lead.status == Lead.Status.PAID:
-        return False
+def hot_rule_leads(*, lead_ids: set[int] | None, clicked: set[int], now: datetime,
+                   company: CompanySettings) -> dict[int, str]:
+    """The hot-lead rule, the one place it is written: lead id -> what made it hot ("views":
+    at least N views in the window; "click": a button clicked, when that setting is on), among
+    `lead_ids` (None: every lead with views in the window) and the leads in `clicked`. One query."""
+    since = now - timedelta(minutes=company.hot_lead_window_minutes)
+    views = PreviewEvent.objects.filter(kind=PreviewEvent.Kind.VIEW, created_at__gte=since)
+    if lead_ids is not None:
+        views = views.filter(lead_id__in=lead_ids)
+    qualifying = {lead_id: "views" for lead_id in views.values("lead_id").annotate(n=Count("pk"))
+                  .filter(n__gte=company.hot_lead_views).values_list("lead_id", flat=True)}
+    if company.hot_lead_on_cta_click:
+        for lead_id in clicked:
+            qualifying.setdefault(lead_id, "click")
+    return qualifying
+
+
+def hot_leads_mark(*, lead_ids: set[int] | None, clicked: set[int] = frozenset(), now: datetime | None = None,
+                   company: CompanySettings | None = None, trigger: str = "") -> int:
+    """Apply the hot rule to these leads (after events, or all of them for the sweep): each one
+    that meets it and is not hot or paid yet becomes HOT. Returns how many did."""
     now = now or timezone.now()
     company = company or CompanySettings.load()
-    if kind == PreviewEvent.Kind.CTA_CLICK and company.hot_lead_on_cta_click:
-        return lead_mark_hot(lead=lead, trigger="click", now=now, company=company)
-    if kind != PreviewEvent.Kind.VIEW:
+    qualifying = hot_rule_leads(lead_ids=lead_ids, clicked=set(clicked), now=now, company=company)
+    if not qualifying:
+        return 0
+    marked = 0
+    for lead in Lead.objects.filter(pk__in=qualifying).exclude(priority=Lead.Priority.HOT).exclude(
+            status=Lead.Status.PAID).select_related("assigned_rep"):
+        marked += lead_mark_hot(lead=lead, trigger=trigger or qualifying[lead.pk], now=now, company=company)
+    return marked
+
+
+def lead_check_hot(*, lead: Lead, kind: str, now: datetime | None = None,
+                   company: CompanySettings | None = None) -> bool:
+    """The hot rule after one counted event of this lead (the request path)."""
+    if lead.priority == Lead.Priority.HOT or lead.status == Lead.Status.PAID:
         return False
-    since = now - timedelta(minutes=company.hot_lead_window_minutes)
-    if qualifying_views(lead_id=lead.pk, since=since) >= company.hot_lead_views:
-        return lead_mark_hot(lead=lead, trigger="views", now=now, company=company)
-    return False
+    if kind not in (PreviewEvent.Kind.VIEW, PreviewEvent.Kind.CTA_CLICK):
+        return False
+    clicked = {lead.pk} if kind == PreviewEvent.Kind.CTA_CLICK else set()
+    now = now or timezone.now()
+    if not hot_leads_mark(lead_ids={lead.pk}, clicked=clicked, now=now, company=company):
+        return False
+    lead.priority, lead.hot_at = Lead.Priority.HOT, now
+    return True
 
 
 def hot_leads_sweep(*, now: datetime | None = None) -> dict:
@@ -79,13 +106,7 @@ def hot_leads_sweep(*, now: datetime | None = None) -> dict:
     Idempotent: running it twice changes nothing the second time."""
     now = now or timezone.now()
     company = CompanySettings.load()
-    since = now - timedelta(minutes=company.hot_lead_window_minutes)
-    candidates = (PreviewEvent.objects.filter(kind=PreviewEvent.Kind.VIEW, created_at__gte=since)
-                  .values("lead_id").annotate(n=Count("pk")).filter(n__gte=company.hot_lead_views)
-                  .values_list("lead_id", flat=True))
-    marked = 0
-    for lead in Lead.objects.filter(pk__in=list(candidates)).exclude(priority=Lead.Priority.HOT):
-        marked += lead_mark_hot(lead=lead, trigger="sweep", now=now, company=company)
+    marked = hot_leads_mark(lead_ids=None, now=now, company=company, trigger="sweep")
     quiet_since = now - timedelta(hours=company.hot_lead_cool_hours)
     cooled = Lead.objects.filter(priority=Lead.Priority.HOT).filter(
         Q(last_viewed_at__lt=quiet_since) | Q(last_viewed_at__isnull=True, hot_at__lt=quiet_since)

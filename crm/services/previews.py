@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.models import CompanySettings, Lead, PreviewEvent
+from crm.services.engagement import engagement_score
 from crm.services.hot_leads import lead_check_hot
 
 MAX_SECONDS = 3600
@@ -33,11 +34,6 @@ def is_bot_user_agent(user_agent: str) -> bool:
 def hash_ip(ip: str) -> str:
     """Addresses are kept only as a keyed hash: enough to rate-limit and group, not to identify."""
     return hashlib.sha256(f"{settings.SECRET_KEY}:{ip}".encode()).hexdigest()[:32]
-
-
-def engagement_score(*, views: int, clicks: int, messages: int, seconds: int) -> float:
-    """The original design's formula: (views*10 + clicks*20 + messages*15 + minutes*5) / 100."""
-    return round((views * 10 + clicks * 20 + messages * 15 + seconds / 60 * 5) / 100, 2)
 
 
 @dataclass
@@ -67,8 +63,7 @@ def preview_event_record(*, lead: Lead, kind: str, session_id: str, seconds: int
         total_seconds = F("preview_seconds") + seconds
         updates = {
             "preview_views": views, "preview_clicks": clicks, "preview_seconds": total_seconds,
-            "engagement_score": (views * 10 + clicks * 20 + F("inbound_messages") * 15
-                                 + total_seconds / 60.0 * 5) / 100.0,
+            "engagement_score": engagement_score(views=views, clicks=clicks, seconds=total_seconds),
             "last_viewed_at": now,
         }
         Lead.objects.filter(pk=lead.pk).update(**updates)

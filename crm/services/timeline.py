@@ -1,11 +1,6 @@
 """Timeline writes: every step of a lead's life leaves one event."""
 
-from crm.models import Lead, TimelineEvent
-
-
-def timeline_record(*, lead: Lead, kind: str, actor=None, data: dict | None = None) -> TimelineEvent:
-    """Append one event to the lead's timeline."""
-    return TimelineEvent.objects.create(lead=lead, kind=kind, actor=actor, data=data or {})
+from crm.models import TimelineEvent
 
 
 def timeline_record_many(*, leads, kind: str, actor=None, data: dict | None = None) -> int:

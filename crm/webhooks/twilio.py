@@ -10,6 +10,7 @@ service leaves the event stored with its error and retried on schedule, never lo
 from __future__ import annotations
 
 import logging
+import re
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
@@ -24,6 +25,20 @@ from crm.services.webhooks import webhook_event_process
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+# What Twilio's identifiers look like (SM/MM + 32 hex for messages); anything else is refused.
+SID = re.compile(r"[A-Za-z0-9]{2,64}")
+STATUS = re.compile(r"[a-z_-]{1,30}")
+
+
+def _form_problem(request: HttpRequest, *required: str) -> str:
+    """Why this (signed) form cannot be a Twilio webhook, or "" when it can be stored."""
+    if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.POST.lists()):
+        return "NUL characters are not allowed"
+    for name in required:
+        value = request.POST.get(name, "")
+        if not (SID if name == "MessageSid" else STATUS).fullmatch(value):
+            return f"{name} is missing or malformed"
+    return ""
 
 
 @csrf_exempt
@@ -33,9 +48,10 @@ def twilio_sms_webhook(request: HttpRequest) -> HttpResponse:
     whose reply (if any) goes back as TwiML in the same response."""
     if not twilio_signature_is_valid(request):
         return HttpResponseForbidden("Invalid Twilio signature")
-    message_sid = request.POST.get("MessageSid", "")
-    if not message_sid:
-        return HttpResponseBadRequest("MessageSid is required")
+    problem = _form_problem(request, "MessageSid")
+    if problem:
+        return HttpResponseBadRequest(problem)
+    message_sid = request.POST["MessageSid"]
 
     event, _ = _event_store(
         source=WebhookEvent.Source.TWILIO_SMS,
@@ -57,10 +73,10 @@ def twilio_status_webhook(request: HttpRequest) -> HttpResponse:
     """A delivery status callback: stored once per (MessageSid, MessageStatus), then applied."""
     if not twilio_signature_is_valid(request):
         return HttpResponseForbidden("Invalid Twilio signature")
-    message_sid = request.POST.get("MessageSid", "")
-    message_status = request.POST.get("MessageStatus", "")
-    if not message_sid or not message_status:
-        return HttpResponseBadRequest("MessageSid and MessageStatus are required")
+    problem = _form_problem(request, "MessageSid", "MessageStatus")
+    if problem:
+        return HttpResponseBadRequest(problem)
+    message_sid, message_status = request.POST["MessageSid"], request.POST["MessageStatus"]
 
     event, _ = _event_store(
         source=WebhookEvent.Source.TWILIO_STATUS,

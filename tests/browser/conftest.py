@@ -30,7 +30,20 @@ def _run(command: list[str]) -> str:
 
 
 def _chromium_executable() -> str | None:
-    """/usr/bin/chromium, installing it if needed; None means Playwright's bundled Chromium."""
+    """/usr/bin/chromium, installing it if needed; None means Playwright's bundled Chromium.
+    One pytest-xdist worker installs at a time (apt holds one dpkg lock); the others wait, then
+    find it installed."""
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "crm-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _chromium_install()
+
+
+def _chromium_install() -> str | None:
     if CHROMIUM.exists():
         return str(CHROMIUM)
     log = []

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from crm.models import CompanySettings, PreviewEvent
-from preview.views import _nonce_ok
+from crm.services.tracking import tracking_nonce_valid as _nonce_ok
 from tests.factories import CompanySettingsFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from crm.models import Lead, PreviewEvent
-from preview.views import tracking_nonce
+from crm.services.tracking import tracking_nonce
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,78 @@ def test_rate_limit_per_address_and_link(lead):
     assert PreviewEvent.objects.count() == 3
     other = LeadFactory()
     assert post(client, other, event(other, "ping", seconds=1)).status_code == 201  # per link
+
+
+# --- hostile input (issue 10, points 2-4) ------------------------------------------------
+
+@pytest.fixture(params=["database", "redis"])
+def either_path(request, settings, worker_id):
+    """The endpoint with and without Redis (queued or written in the request)."""
+    if request.param == "redis":
+        import redis
+
+        url = f"redis://127.0.0.1:6379/{9 - (int(worker_id[2:]) if worker_id.startswith('gw') else 0)}"
+        settings.REDIS_URL = url
+        redis.Redis.from_url(url).flushdb()
+        yield request.param
+        redis.Redis.from_url(url).flushdb()
+    else:
+        yield request.param
+
+
+@pytest.mark.parametrize("seconds", ["Infinity", "-Infinity", "NaN", "1e400", "-1e400", "1e300", "123456789"])
+def test_non_finite_or_out_of_range_seconds_are_a_400_on_both_paths(lead, either_path, seconds):
+    raw = '{"type": "ping", "session": "sess-0123456789", "seconds": %s, "nonce": "%s"}' % (
+        seconds, tracking_nonce(lead.preview_token))
+    response = post(Client(), lead, None, raw=raw)
+    assert response.status_code == 400, response.content
+    assert not PreviewEvent.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/p/%00/", "/p/ab%00cd/t/", "/p/ab%00cd/", "/p/a/", "/p/" + "x" * 65 + "/",
+                                  "/p/bad token/t/", "/p/%ff%fe/t/"])
+def test_strings_that_cannot_be_tokens_are_a_404_before_any_query(path, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert Client().get(path).status_code == 404
+        assert Client().post(path, "{}", content_type="application/json").status_code == 404
+
+
+@override_settings(TRACKING_EVENTS_PER_ADDRESS=20)
+def test_made_up_tokens_are_limited_per_address_whatever_the_token(lead, either_path, django_assert_max_num_queries):
+    import secrets
+
+    client = Client()
+    statuses = []
+    with django_assert_max_num_queries(20):  # at most one look-up per event the address may send
+        for _ in range(300):
+            token = secrets.token_urlsafe(24)
+            statuses.append(client.post(f"/p/{token}/t/", json.dumps(event(lead)), content_type="application/json",
+                                        HTTP_USER_AGENT=BROWSER_UA).status_code)
+    assert statuses[:20] == [404] * 20 and set(statuses[20:]) == {429}
+    # The same address is limited on real links too, until the minute is over.
+    assert post(client, lead, event(lead)).status_code == 429
+
+
+def test_an_unknown_token_is_looked_up_once_then_remembered(lead, either_path, django_assert_max_num_queries):
+    with django_assert_max_num_queries(1):
+        for _ in range(5):
+            assert post(Client(), lead, event(lead), token="no-such-token-abc").status_code == 404
+
+
+def test_an_oversize_body_is_refused_by_its_length_before_it_is_read(lead):
+    from django.test import RequestFactory
+
+    from preview.views import track
+
+    class Unreadable:
+        def read(self, *args):
+            raise AssertionError("the body was read")
+
+        readline = read
+
+    request = RequestFactory().post(f"/p/{lead.preview_token}/t/", "{}", content_type="application/json")
+    request.META["CONTENT_LENGTH"] = str(2_500_000)
+    request.META["wsgi.input"] = Unreadable()
+    request._stream = Unreadable()
+    assert track(request, lead.preview_token).status_code == 413
+    assert not PreviewEvent.objects.exists()

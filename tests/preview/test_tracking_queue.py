@@ -9,17 +9,21 @@ from django.core.cache import cache
 from django.test import Client
 
 from crm.models import Lead, Notification, PreviewEvent
-from crm.services import preview_queue
-from preview.views import tracking_nonce
+from crm.integrations import tracking_queue
+from crm.services import preview_queue, tracking
+from crm.services.tracking import tracking_nonce
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = "redis://127.0.0.1:6379/12"  # per xdist worker below: 12, 11, 10 ...
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
 
 
 @pytest.fixture(autouse=True)
-def queued(settings):
+def queued(settings, worker_id):
+    global REDIS_URL
+    # Each parallel test process empties a Redis database of its own.
+    REDIS_URL = f"redis://127.0.0.1:6379/{12 - (int(worker_id[2:]) if worker_id.startswith('gw') else 0)}"
     settings.REDIS_URL = REDIS_URL
     redis.Redis.from_url(REDIS_URL).flushdb()
     cache.clear()
@@ -39,13 +43,13 @@ def test_queued_events_are_written_and_the_third_view_makes_the_lead_hot(rep_use
     with django_assert_max_num_queries(0):
         # The request itself reads and writes nothing in the database; the flush is a task
         # (run inline by django-q2's sync mode in tests, so it is patched out here).
-        original = preview_queue._schedule_flush
-        preview_queue._schedule_flush = lambda: None
+        original = tracking.preview_events_flush_start
+        tracking.preview_events_flush_start = lambda: None
         try:
-            redis.Redis.from_url(REDIS_URL).delete(preview_queue.FLUSH_FLAG)
+            redis.Redis.from_url(REDIS_URL).delete(tracking_queue.FLUSH_FLAG)
             assert post(lead, "ping", seconds=15).status_code == 201
         finally:
-            preview_queue._schedule_flush = original
+            tracking.preview_events_flush_start = original
     assert post(lead, "view").status_code == 201
     assert post(lead, "view").status_code == 201
     preview_queue.preview_events_flush()
@@ -54,7 +58,7 @@ def test_queued_events_are_written_and_the_third_view_makes_the_lead_hot(rep_use
     assert lead.priority == Lead.Priority.HOT
     assert Notification.objects.filter(recipient=rep_user, kind="hot_lead").count() == 1
     assert PreviewEvent.objects.filter(lead=lead).count() == 4
-    assert redis.Redis.from_url(REDIS_URL).llen(preview_queue.QUEUE_KEY) == 0
+    assert redis.Redis.from_url(REDIS_URL).llen(tracking_queue.QUEUE_KEY) == 0
 
 
 def test_unknown_tokens_are_404_and_bots_are_not_queued():
@@ -65,17 +69,17 @@ def test_unknown_tokens_are_404_and_bots_are_not_queued():
     response = Client().post(f"/p/{lead.preview_token}/t/", json.dumps(body), content_type="application/json",
                              HTTP_USER_AGENT="Twitterbot/1.0")
     assert response.json()["counted"] is False
-    assert redis.Redis.from_url(REDIS_URL).llen(preview_queue.QUEUE_KEY) == 0
+    assert redis.Redis.from_url(REDIS_URL).llen(tracking_queue.QUEUE_KEY) == 0
 
 
 def test_a_crashed_flush_is_redone_not_lost(monkeypatch):
     lead = LeadFactory()
-    monkeypatch.setattr(preview_queue, "_schedule_flush", lambda: None)
+    monkeypatch.setattr(tracking, "preview_events_flush_start", lambda: None)
     post(lead, "ping", seconds=10)
     monkeypatch.setattr(preview_queue, "_write_batch", lambda items: (_ for _ in ()).throw(RuntimeError("db down")))
     with pytest.raises(RuntimeError):
         preview_queue.preview_events_flush()
-    assert redis.Redis.from_url(REDIS_URL).llen(preview_queue.QUEUE_KEY) == 1
+    assert redis.Redis.from_url(REDIS_URL).llen(tracking_queue.QUEUE_KEY) == 1
     monkeypatch.undo()
     assert preview_queue.preview_events_flush() == 1
     lead.refresh_from_db()

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.services.demo import DemoSeedRefused, demo_seed
-from crm.services.demo.seed import DEFAULT_SEED
+from crm.demo import DemoSeedRefused, demo_seed
+from crm.demo.seed import DEFAULT_SEED
 
 
 class Command(BaseCommand):

@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.models import CompanySettings, Enrollment, Lead, Message, Notification, TimelineEvent, WebhookEvent
+from crm.services.engagement import engagement_score
 from crm.services.messaging.optout import lead_opt_in, lead_opt_out, lead_sequences_stop
 from crm.services.notifications import notify
 
@@ -26,11 +27,9 @@ def keyword(body: str) -> str:
 
 
 def lead_count_inbound(*, lead: Lead) -> None:
-    """A reply counts toward engagement: 15 points in the score formula."""
-    Lead.objects.filter(pk=lead.pk).update(
-        inbound_messages=F("inbound_messages") + 1,
-        engagement_score=F("engagement_score") + 0.15,
-    )
+    """A reply counts toward engagement (services/engagement.py)."""
+    messages = F("inbound_messages") + 1
+    Lead.objects.filter(pk=lead.pk).update(inbound_messages=messages, engagement_score=engagement_score(messages=messages))
 
 
 def _store_inbound(lead: Lead, payload: dict, now) -> Message:

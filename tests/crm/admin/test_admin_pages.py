@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
@@ -33,6 +34,8 @@ ADD_FORBIDDEN = {
     Success,
     Failure,
     OrmQ,
+    AccessAttempt,
+    AccessFailureLog,
 }
 
 
@@ -57,6 +60,21 @@ def _orm_q() -> OrmQ:
         {"id": uuid.uuid4().hex, "name": "queued-task", "func": "math.floor", "args": (1.5,), "kwargs": {}}
     )
     return OrmQ.objects.using(Conf.ORM).create(key=Conf.PREFIX, payload=package, lock=timezone.now())
+
+
+def _access_attempt() -> AccessAttempt:
+    """A sign-in lockout, as django-axes records one."""
+    return AccessAttempt.objects.create(
+        username="locked-user", ip_address="81.2.69.160", user_agent="test browser", http_accept="text/html",
+        path_info="/admin/login/", get_data="", post_data="password=********************", failures_since_start=5,
+    )
+
+
+def _access_failure() -> AccessFailureLog:
+    return AccessFailureLog.objects.create(
+        username="locked-user", ip_address="81.2.69.160", user_agent="test browser", http_accept="text/html",
+        path_info="/admin/login/", locked_out=True,
+    )
 
 
 def _make_one(model, admin_user):
@@ -90,6 +108,8 @@ def _make_one(model, admin_user):
         Success: lambda: Success.objects.get(pk=_task(success=True).pk),
         Failure: lambda: Failure.objects.get(pk=_task(success=False).pk),
         OrmQ: _orm_q,
+        AccessAttempt: _access_attempt,
+        AccessFailureLog: _access_failure,
     }
     assert model in makers, f"No recipe for {model._meta.label}: add one to _make_one"
     return makers[model]()

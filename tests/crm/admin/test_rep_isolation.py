@@ -10,6 +10,7 @@ import csv
 import io
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
@@ -20,7 +21,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from crm import models as m
 from tests import factories as f
 from tests.crm.admin import admin_url, changeform_post_data
-from tests.crm.admin.test_admin_pages import _orm_q, _task
+from tests.crm.admin.test_admin_pages import _access_attempt, _access_failure, _orm_q, _task
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
@@ -30,7 +31,7 @@ REP_VIEWABLE = {m.Lead, m.TimelineEvent, m.Message, m.Call, m.PreviewEvent, m.No
 ADMIN_ONLY = {
     m.CompanySettings, m.Target, m.User, Group, m.ImportBatch, m.Sequence, m.MessageTemplate,
     m.Enrollment, m.Client, m.Subscription, m.Transaction, m.Upsell, m.WebhookEvent,
-    Schedule, Success, Failure, OrmQ,
+    Schedule, Success, Failure, OrmQ, AccessAttempt, AccessFailureLog,
 }
 # The only add page a rep may open: logging a call.
 REP_CAN_ADD = {m.Call}
@@ -89,6 +90,8 @@ def world(rep_user, other_rep, admin_user):
     _task(success=True)
     _task(success=False)
     _orm_q()
+    _access_attempt()
+    _access_failure()
     return {"a": rep_user, "b": other_rep, "a_leads": a["leads"], "b_leads": b["leads"]}
 
 

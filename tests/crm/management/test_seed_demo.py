@@ -22,7 +22,7 @@ from crm.models import (
     Transaction,
     User,
 )
-from crm.services.demo import DEMO_LOGINS
+from crm.demo import DEMO_LOGINS
 
 pytestmark = pytest.mark.django_db
 

@@ -99,3 +99,48 @@ def test_engagement_score_follows_the_formula():
     lead.refresh_from_db()
     # (1*10 + 1*20 + 1*15 + 2 min*5) / 100
     assert lead.engagement_score == pytest.approx(0.55)
+
+
+def test_one_rule_serves_the_request_the_batch_flush_and_the_sweep(monkeypatch):
+    """Every path asks crm.services.hot_leads.hot_rule_leads, the one place the rule is written."""
+    from crm.services import hot_leads, preview_queue
+
+    calls = []
+    real = hot_leads.hot_rule_leads
+
+    def spy(**kwargs):
+        calls.append(kwargs["lead_ids"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(hot_leads, "hot_rule_leads", spy)
+    lead = LeadFactory()
+    preview_event_record(lead=lead, kind="view", session_id="s-12345678")
+    assert calls == [{lead.pk}]
+    hot_leads_sweep()
+    assert calls[-1] is None  # every lead with views in the window
+    batches = [[f"{lead.pk}|{{\"kind\": \"view\", \"session\": \"s-12345678\", \"seconds\": 0, "
+                f"\"target\": \"\", \"ua\": \"x\", \"ip\": \"\"}}".encode()], []]
+    monkeypatch.setattr(preview_queue, "tracking_queue_read", lambda count: batches.pop(0))
+    monkeypatch.setattr(preview_queue, "tracking_flush_lock", lambda: True)
+    monkeypatch.setattr(preview_queue, "tracking_flush_unlock", lambda: None)
+    monkeypatch.setattr(preview_queue, "tracking_queue_length", lambda: 0)
+    monkeypatch.setattr(preview_queue, "tracking_queue_trim", lambda count: None)
+    preview_queue.preview_events_flush()
+    assert {lead.pk} in calls[2:]
+
+
+def test_the_rule_counts_views_in_the_window_and_clicks_only_when_switched_on():
+    from crm.services.hot_leads import hot_rule_leads
+
+    company = CompanySettings.load()
+    now = timezone.now()
+    viewed, clicker = LeadFactory(), LeadFactory()
+    for minutes in (1, 2, 3):
+        view_at(viewed, now - timedelta(minutes=minutes))
+    view_at(clicker, now - timedelta(minutes=30))
+    company.hot_lead_on_cta_click = False
+    assert hot_rule_leads(lead_ids=None, clicked={clicker.pk}, now=now, company=company) == {viewed.pk: "views"}
+    company.hot_lead_on_cta_click = True
+    assert hot_rule_leads(lead_ids={viewed.pk, clicker.pk}, clicked={clicker.pk}, now=now, company=company) == {
+        viewed.pk: "views", clicker.pk: "click"}
+    assert hot_rule_leads(lead_ids=set(), clicked=set(), now=now, company=company) == {}
