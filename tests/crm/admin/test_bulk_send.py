@@ -30,7 +30,9 @@ def test_200_leads_answer_at_once_with_200_queued_and_a_second_run_texts_nobody_
         response = bulk_send(admin_client, leads)
         elapsed = time.monotonic() - started
         assert response.status_code == 200 and "200 queued" in response.content.decode()
-        assert elapsed < 2.0, elapsed  # the request queues; it never waits on the number's pace
+        # The request queues; it never waits on the number's pace (that would be 200 s). The bound
+        # is loose so a loaded machine cannot fail it; the queued count below says the same.
+        assert elapsed < 20, elapsed
         texts = Message.objects.filter(direction="out")
         assert texts.count() == 200
         assert texts.filter(status="queued").count() >= 195  # the worker sends them at their slots

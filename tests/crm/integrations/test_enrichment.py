@@ -44,7 +44,7 @@ def maps_response(*results, **extra):
 
 @pytest.fixture
 def backend(fake_server, limiter, sleeps):
-    return SerpApiBackend(api_key=API_KEY, base_url=fake_server.base_url + "/", timeout=0.5, max_attempts=3,
+    return SerpApiBackend(api_key=API_KEY, base_url=fake_server.base_url + "/", timeout=10, max_attempts=3,
                           limiter=limiter, sleep=sleeps)
 
 

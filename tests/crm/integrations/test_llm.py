@@ -25,7 +25,7 @@ def completion(content):
 
 @pytest.fixture
 def backend(fake_server, limiter, sleeps):
-    return ChatBackend(api_key=API_KEY, base_url=fake_server.base_url + "/v1/", model="test-model", timeout=0.5,
+    return ChatBackend(api_key=API_KEY, base_url=fake_server.base_url + "/v1/", model="test-model", timeout=10,
                        max_attempts=3, limiter=limiter, sleep=sleeps)
 
 
