@@ -1,22 +1,29 @@
-"""Money for the demo's paying leads: clients, subscriptions, payments, commissions, upsells,
-and the provider webhooks that would have reported them."""
+"""Money for the demo's paying leads, told the way it happens for real: Stripe events (a
+checkout, monthly invoices, a failed card, a cancellation, a refund) taken in by the same
+service as the webhook, and upsells recorded with the admin's "Record payment". So clients,
+subscriptions, transactions, commissions, MRR movements, notifications and the stored webhook
+events all come from the production code path; only their timestamps are moved back to when
+each event happened.
+"""
 
 import random
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Max
 
 from crm.models import (
     Client,
     Commission,
     Notification,
-    Subscription,
     TimelineEvent,
     Transaction,
     Upsell,
     User,
     WebhookEvent,
 )
-from crm.models.base import format_cents
+from crm.services.billing.commissions import commissions_approve, commissions_mark_paid
+from crm.services.billing.payments import payment_record
+from crm.services.billing.stripe_intake import stripe_event_accept
 
 from .company import DemoCompany
 from .data import UPSELL_PRODUCTS
@@ -24,121 +31,102 @@ from .leads import LeadPlan
 from .rows import RowCollector, add_months, stripe_id
 
 PLANS = (("Hosting & care", 9_900), ("Hosting & care plus", 14_900))
-T = Transaction.Kind
+# Rows the billing services write with "now" in an auto field, moved back to the event's time.
+STAMPED = ((Client, ("created_at",)), (Commission, ("created_at",)), (Notification, ("created_at",)),
+           (TimelineEvent, ("created_at",)), (WebhookEvent, ("received_at", "processed_at")))
+APPROVED_AFTER, PAID_AFTER = timedelta(days=7), timedelta(days=30)
+
+
+def _high_water() -> dict:
+    return {model: model.objects.aggregate(top=Max("pk"))["top"] or 0 for model, _ in STAMPED}
+
+
+def _stamp(marks: dict, at: datetime, now: datetime) -> None:
+    """Date the rows written since `marks` at `at`; notifications older than two days are read."""
+    for model, fields in STAMPED:
+        rows = model.objects.filter(pk__gt=marks[model])
+        values = {name: at for name in fields}
+        if model is WebhookEvent:
+            values["processed_at"] = at + timedelta(seconds=1)
+        rows.update(**values)
+        if model is Notification and now - at > timedelta(days=2):
+            rows.update(read_at=at + timedelta(hours=2))
 
 
 class ClientLedger:
-    """One paying lead's client record and everything billed to it."""
+    """One paying lead's life as a customer, as Stripe would report it."""
 
-    def __init__(self, plan: LeadPlan, company: DemoCompany, rows: RowCollector,
-                 rng: random.Random, now: datetime) -> None:
-        self.plan, self.company, self.rows, self.rng, self.now = plan, company, rows, rng, now
+    def __init__(self, plan: LeadPlan, company: DemoCompany, rng: random.Random, now: datetime) -> None:
+        self.plan, self.company, self.rng, self.now = plan, company, rng, now
         self.lead = plan.lead
         self.rep: User = plan.rep
-        self.rate = company.rep_rate(self.rep)
-        plan_name, amount = PLANS[1] if rng.random() < 0.2 else PLANS[0]
-        self.client = Client(
-            lead=self.lead, name=self.lead.business_name, email=self.lead.email,
-            phone=self.lead.phone, rep=self.rep, stripe_customer_id=stripe_id(rng, "cus", 14),
-        )
-        rows.add(self.client, at=plan.paid_at)
-        self.subscription = Subscription(
-            client=self.client, plan_name=plan_name, amount_cents=amount,
-            stripe_subscription_id=stripe_id(rng, "sub"), started_at=plan.paid_at,
-        )
-        rows.add(self.subscription)
+        self.plan_name, self.amount = PLANS[1] if rng.random() < 0.2 else PLANS[0]
+        self.customer_id = stripe_id(rng, "cus", 14)
+        self.subscription_id = stripe_id(rng, "sub")
+        self.client: Client | None = None
 
-    def charge(self, kind: str, amount: int, at: datetime, description: str,
-               status: str = Transaction.Status.SUCCEEDED) -> Transaction:
-        prefix = {T.REFUND: "re", T.SUBSCRIPTION: "in"}.get(kind, "pi")
-        txn = Transaction(
-            client=self.client, subscription=self.subscription if kind == T.SUBSCRIPTION else None,
-            kind=kind, amount_cents=amount, status=status, provider_id=stripe_id(self.rng, prefix),
-            description=description, occurred_at=at,
-        )
-        self.rows.add(txn)
-        if status == Transaction.Status.SUCCEEDED:
-            age = self.now - at
-            commission_status = (Commission.Status.PAID if age > timedelta(days=30) else
-                                 Commission.Status.APPROVED if age > timedelta(days=7) else
-                                 Commission.Status.PENDING)
-            if amount < 0:  # a refund claws back the commission on it
-                commission_status = Commission.Status.PENDING
-            share = (Decimal(amount) * self.rate).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-            self.rows.add(Commission(rep=self.rep, transaction=txn, rate=self.rate,
-                                     amount_cents=int(share), status=commission_status), at=at)
-        return txn
+    def deliver(self, event_type: str, obj: dict, at: datetime) -> None:
+        """One Stripe event, taken in as the webhook takes it, then dated `at`."""
+        marks = _high_water()
+        stripe_event_accept(payload={
+            "id": stripe_id(self.rng, "evt"), "object": "event", "type": event_type, "livemode": False,
+            "created": int(at.timestamp()), "data": {"object": {**obj, "customer": self.customer_id}}})
+        _stamp(marks, at, self.now)
 
-    def notify(self, kind: str, text: str, at: datetime) -> None:
-        for recipient in (self.rep, self.company.admin):
-            read_at = at + timedelta(hours=2) if self.now - at > timedelta(days=2) else None
-            self.rows.add(Notification(recipient=recipient, lead=self.lead, kind=kind, text=text,
-                                       read_at=read_at), at=at)
-
-    def webhook(self, event_type: str, at: datetime, obj: dict) -> None:
-        event_id = stripe_id(self.rng, "evt")
-        payload = {"id": event_id, "object": "event", "type": event_type,
-                   "created": int(at.timestamp()), "livemode": False, "data": {"object": obj}}
-        self.rows.add(WebhookEvent(source=WebhookEvent.Source.STRIPE, event_id=event_id,
-                                   event_type=event_type, payload=payload, attempts=1,
-                                   processed_at=at + timedelta(seconds=1)), received_at=at)
+    def invoice(self, event_type: str, at: datetime, *, setup_cents: int = 0, attempt: int = 1) -> None:
+        lines = [{"id": stripe_id(self.rng, "il"), "amount": self.amount,
+                  "parent": {"type": "subscription_item_details"}}]
+        if setup_cents:
+            lines.insert(0, {"id": stripe_id(self.rng, "il"), "amount": setup_cents,
+                             "parent": {"type": "invoice_item_details"}})
+        total = self.amount + setup_cents
+        paid = event_type == "invoice.paid"
+        self.deliver(event_type, {
+            "id": stripe_id(self.rng, "in"), "object": "invoice", "currency": "usd", "amount_due": total,
+            "amount_paid": total if paid else 0, "attempt_count": attempt,
+            "billing_reason": "subscription_create" if setup_cents else "subscription_cycle",
+            "parent": {"type": "subscription_details", "subscription_details": {"subscription": self.subscription_id}},
+            "lines": {"object": "list", "data": lines}}, at)
 
     def checkout(self) -> None:
-        settings, paid_at = self.company.settings, self.plan.paid_at
-        setup = self.charge(T.SETUP, settings.setup_fee_cents, paid_at, "Website setup fee")
-        sub = self.subscription
-        self.charge(T.SUBSCRIPTION, sub.amount_cents, paid_at + timedelta(seconds=2),
-                    f"{sub.plan_name}, first month")
-        total = setup.amount_cents + sub.amount_cents
-        self.rows.add(TimelineEvent(lead=self.lead, kind=TimelineEvent.Kind.PAYMENT,
-                                    data={"amount_cents": total, "currency": "usd",
-                                          "kind": "checkout"}), at=paid_at)
-        self.notify(Notification.Kind.PAYMENT,
-                    f"{self.client.name} paid {format_cents(setup.amount_cents)} setup + "
-                    f"{format_cents(sub.amount_cents)}/month", paid_at)
-        self.webhook("checkout.session.completed", paid_at, {
-            "id": stripe_id(self.rng, "cs_live", 40), "object": "checkout.session",
-            "customer": self.client.stripe_customer_id, "subscription": sub.stripe_subscription_id,
-            "amount_total": total, "currency": "usd", "payment_status": "paid",
-            "metadata": {"lead_id": str(self.lead.pk)},
-        })
+        setup, paid_at = self.company.settings.setup_fee_cents, self.plan.paid_at
+        invoice_id = stripe_id(self.rng, "in")
+        self.deliver("checkout.session.completed", {
+            "id": stripe_id(self.rng, "cs_live", 40), "object": "checkout.session", "mode": "subscription",
+            "status": "complete", "payment_status": "paid", "subscription": self.subscription_id,
+            "invoice": invoice_id, "amount_total": setup + self.amount, "currency": "usd",
+            "created": int(paid_at.timestamp()),
+            "metadata": {"lead_id": str(self.lead.pk), "setup_fee_cents": str(setup),
+                         "monthly_plan_cents": str(self.amount)}}, paid_at)
+        self.client = Client.objects.get(lead=self.lead)
+        if self.plan_name != PLANS[0][0]:
+            self.deliver("customer.subscription.updated", {
+                "id": self.subscription_id, "object": "subscription", "status": "active",
+                "cancel_at_period_end": False, "items": {"object": "list", "data": [{
+                    "quantity": 1, "price": {"id": stripe_id(self.rng, "price"), "unit_amount": self.amount,
+                                             "nickname": self.plan_name, "recurring": {"interval": "month"}}}]}},
+                paid_at + timedelta(seconds=1))
+        self.invoice("invoice.paid", paid_at + timedelta(seconds=2), setup_cents=setup)
 
-    def renewals(self, *, fail_last: bool = False, cancel_after: int | None = None) -> int:
-        """Monthly invoices up to today; returns how many periods are paid for."""
-        sub, paid_periods, month = self.subscription, 1, 1
+    def renewals(self, *, fail_last: bool = False, cancel_after: int | None = None) -> None:
+        """Monthly invoices up to today."""
+        month = 1
         while (due := add_months(self.plan.paid_at, month)) <= self.now:
             if cancel_after is not None and month > cancel_after:
-                sub.status, sub.canceled_at = Subscription.Status.CANCELED, due - timedelta(days=3)
-                self.client.status = Client.Status.CHURNED
-                self.webhook("customer.subscription.deleted", sub.canceled_at,
-                             {"id": sub.stripe_subscription_id, "object": "subscription",
-                              "status": "canceled"})
-                break
-            is_last = add_months(self.plan.paid_at, month + 1) > self.now
-            label = f"{sub.plan_name}, {due:%B %Y}"
-            if fail_last and is_last:
-                self.charge(T.SUBSCRIPTION, sub.amount_cents, due, label, Transaction.Status.FAILED)
-                sub.status = Subscription.Status.PAST_DUE
-                self.client.churn_risk = True
-                self.client.churn_risk_reason = f"Card declined on the {due:%b %d} invoice"
-                self.notify(Notification.Kind.PAYMENT_FAILED,
-                            f"Payment failed for {self.client.name}: card declined", due)
-                self.webhook("invoice.payment_failed", due, {
-                    "id": stripe_id(self.rng, "in"), "object": "invoice",
-                    "customer": self.client.stripe_customer_id, "amount_due": sub.amount_cents,
-                    "subscription": sub.stripe_subscription_id})
-                break
-            txn = self.charge(T.SUBSCRIPTION, sub.amount_cents, due, label)
-            if month == 1:
-                self.webhook("invoice.paid", due, {
-                    "id": txn.provider_id, "object": "invoice", "amount_paid": sub.amount_cents,
-                    "customer": self.client.stripe_customer_id,
-                    "subscription": sub.stripe_subscription_id})
-            paid_periods += 1
+                self.deliver("customer.subscription.deleted", {
+                    "id": self.subscription_id, "object": "subscription", "status": "canceled"},
+                    due - timedelta(days=3))
+                return
+            if fail_last and add_months(self.plan.paid_at, month + 1) > self.now:
+                self.invoice("invoice.payment_failed", due)
+                return
+            self.invoice("invoice.paid", due)
             month += 1
-        if sub.status != Subscription.Status.CANCELED:
-            sub.current_period_end = add_months(self.plan.paid_at, paid_periods)
-        return paid_periods
+
+    def refund(self, amount_cents: int, at: datetime) -> None:
+        self.deliver("charge.refunded", {"id": stripe_id(self.rng, "ch"), "object": "charge", "currency": "usd",
+                                         "amount": self.company.settings.setup_fee_cents,
+                                         "amount_refunded": amount_cents}, at)
 
 
 def _pick(ledgers: list[ClientLedger], rng: random.Random, taken: set) -> ClientLedger:
@@ -147,11 +135,21 @@ def _pick(ledgers: list[ClientLedger], rng: random.Random, taken: set) -> Client
     return choice
 
 
+def _commissions_settle(now: datetime) -> None:
+    """What the admin did: approved lines a week old, paid the ones a month old."""
+    lines = Commission.objects.filter(kind=Commission.Kind.ACCRUAL)
+    commissions_approve(commissions=lines.filter(transaction__occurred_at__lte=now - APPROVED_AFTER),
+                        now=now - timedelta(days=2))
+    commissions_mark_paid(commissions=lines.filter(transaction__occurred_at__lte=now - PAID_AFTER),
+                          now=now - timedelta(days=1))
+
+
 def demo_billing_build(*, paid: list[LeadPlan], company: DemoCompany, rows: RowCollector,
                        rng: random.Random, now: datetime) -> None:
-    """Queue clients and their money for every paid lead (the leads must be saved)."""
+    """Clients and their money for every paid lead (the leads must be saved). Upsell offers
+    are queued on `rows`; everything else is written now, through the billing services."""
     paid = sorted(paid, key=lambda p: p.paid_at)
-    ledgers = [ClientLedger(plan, company, rows, rng, now) for plan in paid]
+    ledgers = [ClientLedger(plan, company, rng, now) for plan in paid]
     for ledger in ledgers:
         ledger.checkout()
     oldest = [x for x in ledgers if now - x.plan.paid_at > timedelta(days=62)]
@@ -165,10 +163,7 @@ def demo_billing_build(*, paid: list[LeadPlan], company: DemoCompany, rows: RowC
             ledger.renewals()
 
     refunded = _pick(ledgers, rng, taken)
-    at = min(refunded.plan.paid_at + timedelta(days=rng.randint(3, 9)), now - timedelta(hours=1))
-    refund = refunded.charge(T.REFUND, -10_000, at, "Partial refund: launch slipped a week")
-    refunded.webhook("charge.refunded", at, {"id": refund.provider_id, "object": "refund",
-                                             "amount": 10_000, "currency": "usd"})
+    refunded.refund(10_000, min(refunded.plan.paid_at + timedelta(days=rng.randint(3, 9)), now - timedelta(hours=1)))
 
     excluded: set = {id(churned), id(past_due)}
     statuses = (Upsell.Status.PROPOSED, Upsell.Status.DECLINED, Upsell.Status.ACCEPTED,
@@ -180,4 +175,8 @@ def demo_billing_build(*, paid: list[LeadPlan], company: DemoCompany, rows: RowC
         rows.add(Upsell(client=ledger.client, product=product, amount_cents=amount,
                         recurring=recurring, status=status, rep=ledger.rep), at=at)
         if status == Upsell.Status.ACCEPTED:
-            ledger.charge(T.UPSELL, amount, at + timedelta(hours=1), product)
+            marks = _high_water()
+            payment_record(client_id=ledger.client.pk, amount_cents=amount, kind=Transaction.Kind.UPSELL,
+                           occurred_at=at + timedelta(hours=1), actor=company.admin, note=product)
+            _stamp(marks, at + timedelta(hours=1), now)
+    _commissions_settle(now)

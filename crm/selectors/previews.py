@@ -9,6 +9,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from crm.models import CompanySettings, Lead, PreviewEvent
+from crm.services.messaging.templates import checkout_claim_url
 
 VISIT_GAP = timedelta(minutes=30)
 
@@ -85,7 +86,7 @@ def preview_page_context(*, lead: Lead) -> dict:
         "hours": facts.get("hours") or {},
         "services": sections_for(lead.category or facts.get("category", "")),
         "text_number": senders[0] if senders else "",
-        "checkout_url": "",
+        "checkout_url": checkout_claim_url(lead),
     }
 
 

@@ -17,6 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Notification, WebhookEvent
+from crm.services.billing.stripe_events import stripe_event_handle
+from crm.services.calls import call_status_apply
 from crm.services.errors import EventNotReady
 from crm.services.messaging import inbound, status
 from crm.services.notifications import notify
@@ -42,6 +44,8 @@ def _sms_status(event: WebhookEvent) -> Any:
 HANDLERS: dict[str, Callable[[WebhookEvent], Any]] = {
     WebhookEvent.Source.TWILIO_SMS: _sms_inbound,
     WebhookEvent.Source.TWILIO_STATUS: _sms_status,
+    WebhookEvent.Source.STRIPE: stripe_event_handle,
+    WebhookEvent.Source.TWILIO_VOICE: lambda event: call_status_apply(webhook_event=event),
 }
 
 

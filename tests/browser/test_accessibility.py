@@ -1,6 +1,8 @@
 """The pages every lead sees pass axe-core's WCAG 2 A and AA rules in real Chromium (colour
 contrast included), so they stay readable for everyone."""
 
+import re
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
@@ -39,3 +41,25 @@ def test_the_preview_page_has_no_wcag_aa_violations(new_context, live_server, le
     page.close()
     live_server.gate.wait_quiet()  # the tracker's last beacon lands before the database is emptied
     assert found == []
+
+
+# The pages around paying: the local checkout (development without Stripe keys), the "not
+# available" page (production without keys), and the success and cancel pages Stripe returns to.
+CHECKOUT_PAGES = [("local checkout", "claim/", True, 200), ("claim unavailable", "claim/", False, 503),
+                  ("success", "claim/success/", False, 200), ("cancel", "claim/cancel/", False, 200)]
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_the_checkout_pages_have_no_wcag_aa_violations(new_context, live_server, lead, settings, viewport):
+    settings.STRIPE_SECRET_KEY = ""
+    page = new_context(user_agent=DESKTOP_CHROME_UA, viewport=viewport).new_page()
+    found = {}
+    for name, path, debug, status in CHECKOUT_PAGES:
+        settings.DEBUG = debug
+        response = page.goto(f"{live_server.url}/p/{lead.preview_token}/{path}")
+        assert response.status == status, name
+        if name == "local checkout":
+            assert page.get_by_role("button", name=re.compile(r"^Pay ")).count() == 1
+        found[name] = axe_violations(page)
+    page.close()
+    assert found == {name: [] for name, *_ in CHECKOUT_PAGES}

@@ -45,7 +45,13 @@ def preview_url(lead) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/p/{lead.preview_token}/"
 
 
-def template_context(*, lead, company, preview_url: str, checkout_url: str = "") -> dict[str, str]:
+def checkout_claim_url(lead) -> str:
+    """The lead's claim link on our own domain: each click opens (or reuses) a live checkout."""
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/p/{lead.preview_token}/claim/"
+
+
+def template_context(*, lead, company, preview_url: str, checkout_url: str | None = None) -> dict[str, str]:
+    """The variables of a message to `lead`; {checkout_url} is the lead's claim link unless given."""
     rep = lead.assigned_rep
     return {
         "business_name": lead.business_name,
@@ -54,7 +60,7 @@ def template_context(*, lead, company, preview_url: str, checkout_url: str = "")
         "preview_url": preview_url,
         "rep_name": (rep.get_short_name() or rep.get_username()) if rep else company.name,
         "company_name": company.name,
-        "checkout_url": checkout_url,
+        "checkout_url": checkout_claim_url(lead) if checkout_url is None else checkout_url,
     }
 
 

@@ -1,0 +1,1 @@
+"""Money: checkout, payments and subscriptions, commissions, MRR movements."""

@@ -1,0 +1,58 @@
+"""MRR movements, as ChartMogul defines them, recorded when a client's MRR changes.
+
+Every path that changes a subscription's amount, quantity, interval or status (Stripe webhooks,
+"Record payment", "Mark won", demo data) saves the subscription, then calls
+`mrr_change_record` in the same transaction. The client's MRR after the change is the sum of
+its subscriptions' MRR; before it, the `mrr_after_cents` of the change recorded last (whatever
+its `occurred_at`), so the deltas always add up to the MRR now. Kinds:
+
+- new: from 0, and the client never had MRR before;
+- reactivation: from 0, after an earlier churn;
+- churn: to 0;
+- expansion / contraction: up / down between two non-zero amounts.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+
+from crm.models import Client, MrrChange, Subscription
+
+
+def client_mrr_cents(client_id: int) -> int:
+    """The client's MRR now: the sum over its subscriptions, as saved."""
+    return sum(sub.mrr_cents for sub in Subscription.objects.filter(client_id=client_id))
+
+
+def mrr_change_kind(*, before: int, after: int, had_mrr: bool) -> str | None:
+    """The movement from `before` to `after` cents (None when nothing moved)."""
+    if before == after:
+        return None
+    if before == 0:
+        return MrrChange.Kind.REACTIVATION if had_mrr else MrrChange.Kind.NEW
+    if after == 0:
+        return MrrChange.Kind.CHURN
+    return MrrChange.Kind.EXPANSION if after > before else MrrChange.Kind.CONTRACTION
+
+
+def mrr_change_record(*, subscription: Subscription, occurred_at: datetime, source: str) -> MrrChange | None:
+    """Record the client's MRR movement caused by `source` (a Stripe event id, "checkout:<id>",
+    ...), once: the same source for the same subscription records nothing the second time.
+    Returns the new row, or None when the MRR did not move or `source` was recorded already."""
+    with transaction.atomic():
+        # One writer per client at a time, so `before` is the last change's `after`.
+        Client.objects.select_for_update().filter(pk=subscription.client_id).first()
+        if MrrChange.objects.filter(subscription=subscription, source=source).exists():
+            return None
+        # The last one recorded (ids follow the order changes were applied, under the lock above),
+        # not the latest `occurred_at`: events processed out of order must still chain.
+        last = MrrChange.objects.filter(client_id=subscription.client_id).order_by("-id").first()
+        before = last.mrr_after_cents if last else 0
+        after = client_mrr_cents(subscription.client_id)
+        kind = mrr_change_kind(before=before, after=after, had_mrr=last is not None)
+        if kind is None:
+            return None
+        return MrrChange.objects.create(
+            client_id=subscription.client_id, subscription=subscription, kind=kind, delta_cents=after - before,
+            mrr_after_cents=after, currency=subscription.currency, occurred_at=occurred_at, source=source,
+        )
