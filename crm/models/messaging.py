@@ -203,6 +203,7 @@ class Call(models.Model):
 
     class Outcome(models.TextChoices):
         NONE = "", "Not logged"
+        CONNECTED = "connected", "Connected"
         NO_ANSWER = "no_answer", "No answer"
         VOICEMAIL = "voicemail", "Left voicemail"
         INTERESTED = "interested", "Interested"
@@ -220,12 +221,39 @@ class Call(models.Model):
     duration_seconds = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
     notes = models.TextField(blank=True)
+    callback_at = models.DateTimeField(null=True, blank=True, help_text="When the rep calls back (outcome callback).")
+    from_number = models.CharField(max_length=20, blank=True, help_text="Caller id the lead saw.")
+    recorded = models.BooleanField(default=False)
+    answered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["lead", "-created_at"], name="call_lead_time")]
+        indexes = [
+            models.Index(fields=["lead", "-created_at"], name="call_lead_time"),
+            models.Index(fields=["rep", "-created_at"], name="call_rep_time"),
+        ]
 
     def __str__(self) -> str:
         return f"Call to {self.lead} ({self.get_status_display()})"
+
+
+class SavedReply(models.Model):
+    """A short text a rep picks in a thread's reply box (merge fields like message templates).
+    No owner: shared, managed by admins; with an owner: that rep's own."""
+
+    title = models.CharField(max_length=80)
+    body = models.TextField(max_length=640)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="saved_replies",
+        help_text="Empty: shared with every rep.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = "saved replies"
+
+    def __str__(self) -> str:
+        return self.title

@@ -4,7 +4,7 @@ Reps see only leads assigned to them and what hangs off those leads. Any model n
 listed here is invisible to a rep (deny by default), whatever URL they try.
 """
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from crm import models as m
 
@@ -21,6 +21,8 @@ REP_OWNER_PATHS: dict[type[Model], str] = {
     m.BulkSend: "created_by",
     m.User: "pk",
 }
+# Rows a rep may read when they own them or nobody does (shared ones): model -> owner field.
+REP_OWN_OR_SHARED: dict[type[Model], str] = {m.SavedReply: "owner"}
 
 
 def scope_queryset(queryset: QuerySet, user) -> QuerySet:
@@ -29,6 +31,9 @@ def scope_queryset(queryset: QuerySet, user) -> QuerySet:
         return queryset.none()
     if not user.is_rep:
         return queryset
+    shared = REP_OWN_OR_SHARED.get(queryset.model)
+    if shared is not None:
+        return queryset.filter(Q(**{shared: user.pk}) | Q(**{f"{shared}__isnull": True}))
     path = REP_OWNER_PATHS.get(queryset.model)
     if path is None:
         return queryset.none()

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from crm.models import CompanySettings, Enrollment, Lead, Notification, PreviewEvent, TimelineEvent
+from crm.services.assignment import lead_round_robin
 from crm.services.notifications import notify
 
 HOT_PAUSE_REASON = "hot lead: a person takes over"
@@ -45,6 +46,8 @@ def lead_mark_hot(*, lead: Lead, trigger: str, now: datetime | None = None,
         if not changed:
             return False
         lead.priority, lead.hot_at = Lead.Priority.HOT, now
+        if lead.assigned_rep_id is None and company.auto_assign_leads:
+            lead_round_robin(lead=lead, via="round-robin: hot lead without a rep")  # before notify: the rep is told
         text, data = _context_text(lead, since, now, trigger)
         TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.HOT, data={**data, "text": text})
         notify(lead=lead, kind=Notification.Kind.HOT_LEAD, text=f"{lead.business_name} is hot: {text}.")

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from crm.enqueue import enrichment_enqueue
 from crm.models import CompanySettings, Lead, TimelineEvent
+from crm.services.assignment import leads_assign_events
 from crm.services.imports.rows import (
     MAX_LENGTHS,
     NANP_REGIONS,
@@ -42,19 +43,17 @@ def lead_bulk_set_status(*, leads: QuerySet, status: str, actor) -> list[Lead]:
 
 @transaction.atomic
 def lead_bulk_assign(*, leads: QuerySet, rep, actor) -> list[Lead]:
-    """Assign every lead in `leads` to `rep` (None to unassign); one timeline event each."""
-    changed = list(leads.exclude(assigned_rep=rep).select_for_update())
+    """Assign every lead in `leads` to `rep` (None to unassign); one timeline event each, saying
+    from whom, to whom and who did it."""
+    changed = list(leads.exclude(assigned_rep=rep).select_related("assigned_rep")
+                   .select_for_update(of=("self",)).order_by("pk"))
     if not changed:
         return []
-    Lead.objects.filter(pk__in=[lead.pk for lead in changed]).update(assigned_rep=rep)
+    previous = {lead.pk: lead.assigned_rep for lead in changed}
+    Lead.objects.filter(pk__in=[lead.pk for lead in changed]).update(assigned_rep=rep, updated_at=timezone.now())
     for lead in changed:
         lead.assigned_rep = rep
-    timeline_record_many(
-        leads=changed,
-        kind=TimelineEvent.Kind.ASSIGNED,
-        actor=actor,
-        data={"rep": rep.get_username() if rep else None},
-    )
+    leads_assign_events(changed=changed, previous=previous, rep=rep, actor=actor)
     return changed
 
 

@@ -16,6 +16,7 @@ REP_PERMISSIONS = {
     "notification": ["view", "change"],
     "commission": ["view"],
     "bulksend": ["view"],
+    "savedreply": ["view", "add", "change", "delete"],  # their own; shared ones are read-only
 }
 
 

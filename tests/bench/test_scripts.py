@@ -35,3 +35,11 @@ def test_ci_runs_every_script_at_its_smoke_size():
     assert loop, "the benchmark loop in .ci/run"
     assert sorted(loop.group(1).split()) == SCRIPTS
     assert '"bench/$script.py" --smoke --drop' in loop.group(2)
+
+
+def test_no_file_in_bench_shadows_a_standard_library_module():
+    # A script's folder comes first on its import path: bench/queue.py broke psycopg (which
+    # imports `queue`) in every benchmark.
+    names = {path.stem for path in BENCH.glob("*.py")}
+
+    assert not names & set(sys.stdlib_module_names)

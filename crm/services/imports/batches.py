@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from crm.enqueue import batch_enrichment_enqueue, import_dry_run_enqueue, import_run_enqueue
 from crm.models import CompanySettings, ImportBatch, Lead, Message, TimelineEvent
+from crm.services.assignment import leads_round_robin
 from crm.services.imports.execute import batch_record_result, import_execute
 from crm.services.imports.headers import map_columns
 from crm.services.imports.plan import DuplicateMode, ImportPlan, import_plan
@@ -161,6 +162,8 @@ def import_batch_run(*, batch_id: int, actor) -> ImportBatch:
         batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.FAILED)
         _fail(batch, str(exc))
         return batch
+    if created and CompanySettings.load().auto_assign_leads:
+        leads_round_robin(leads=Lead.objects.filter(source_batch=batch), via=f"round-robin: import #{batch.pk}")
     batch_record_result(batch=batch, plan=plan, status=ImportBatch.Status.DONE)
     if created:
         batch_enrichment_enqueue(batch.pk)
