@@ -1,6 +1,7 @@
 """Who hears about a lead, and the one writer of staff notifications."""
 
 from django.db.models import Q
+from django.utils import timezone
 
 from crm.models import Lead, Notification, User
 
@@ -23,3 +24,11 @@ def notify(*, lead: Lead | None, kind: str, text: str, recipients: list[User] | 
     Notification.objects.bulk_create([Notification(recipient=user, lead=lead, kind=kind, text=text[:500])
                                       for user in recipients])
     return len(recipients)
+
+
+def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
+    """Mark `user`'s own unread notifications read (those of `ids`, or all); returns how many."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())

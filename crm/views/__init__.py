@@ -1,0 +1,1 @@
+"""Plain Django views outside the admin: the load balancers' health endpoints."""
