@@ -8,10 +8,13 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import display
-from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm
 
 from crm.admin.base import CRMModelAdmin, ScopedStackedInline
+from crm.admin.team_forms import COMPANY_SETTINGS_FIELDSETS, CompanySettingsForm, TargetForm, TeamMemberCreationForm
 from crm.models import CompanySettings, RepProfile, Target, User
+from crm.models.team import ROLE_REP
+from crm.services.team import user_create, user_deactivate
 
 admin.site.unregister(Group)
 
@@ -19,14 +22,20 @@ admin.site.unregister(Group)
 class RepProfileInline(ScopedStackedInline):
     model = RepProfile
     can_delete = False
-    fields = ["phone", "commission_rate", "is_active"]
+    fields = ["phone", "commission_rate", "is_active", "is_available", "assignment_weight"]
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin, CRMModelAdmin):
     form = UserChangeForm
-    add_form = UserCreationForm
+    add_form = TeamMemberCreationForm
+    add_fieldsets = (
+        (None, {"fields": ["username", ("first_name", "last_name"), "email", "password1", "password2"]}),
+        ("Role", {"fields": ["role", "time_zone"]}),
+        ("For a rep", {"fields": ["phone", "commission_rate", "is_available"]}),
+    )
     change_password_form = AdminPasswordChangeForm
+    actions = ["deactivate_and_reassign"]
     list_display = ["username", "full_name", "email", "show_role", "is_active", "last_login"]
     list_filter = ["is_active", "groups"]
     search_fields = ["username", "first_name", "last_name", "email"]
@@ -35,6 +44,30 @@ class UserAdmin(BaseUserAdmin, CRMModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # the add form asks for the rep's details itself
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        is_rep = data["role"] == ROLE_REP
+        created = user_create(
+            username=data["username"], password=data["password1"], role=data["role"], email=data["email"],
+            first_name=data["first_name"], last_name=data["last_name"], time_zone=data["time_zone"],
+            phone=data["phone"] if is_rep else "", commission_rate=data["commission_rate"] if is_rep else None,
+            is_available=data["is_available"] if is_rep else True,
+        )
+        obj.pk, obj.password, obj.is_staff = created.pk, created.password, created.is_staff
+        obj._state.adding, obj._state.db = False, created._state.db
+
+    @admin.action(description="Deactivate and pass their open leads on (history is kept)")
+    def deactivate_and_reassign(self, request, queryset):
+        users = [user for user in queryset.filter(is_active=True) if user != request.user]
+        moved = sum(user_deactivate(user=user, actor=request.user) for user in users)
+        self.message_user(request, f"{len(users)} deactivated; {moved} open leads went to other reps "
+                                   "by round-robin (any left are unassigned until a rep is available).")
 
     @display(description="Name")
     def full_name(self, obj: User) -> str:
@@ -53,19 +86,11 @@ class GroupAdmin(BaseGroupAdmin, CRMModelAdmin):
 
 @admin.register(CompanySettings)
 class CompanySettingsAdmin(CRMModelAdmin):
-    """One edit page: the list redirects to the single row, no add or delete."""
+    """One edit page in tabs, every field explained: the list redirects to the single row, no add
+    or delete. The rules: crm.services.team.company_settings_errors."""
 
-    fieldsets = [
-        ("Company", {"fields": ["name", "currency"]}),
-        ("Texting", {"fields": ["sender_numbers", "messaging_service_sid",
-                                ("quiet_hours_start", "quiet_hours_end"), "default_region",
-                                "help_text_reply", "auto_enroll_sequence"]}),
-        ("Preview pages", {"fields": ["preview_brand_name", "preview_primary_color", "preview_logo_url"]}),
-        ("Personalisation", {"fields": ["personalisation_enabled", "personalisation_tone"]}),
-        ("Hot leads", {"fields": [("hot_lead_views", "hot_lead_window_minutes")]}),
-        ("Prices and commission", {"fields": [("setup_fee_cents", "monthly_plan_cents"),
-                                              "default_commission_rate"]}),
-    ]
+    form = CompanySettingsForm
+    fieldsets = COMPANY_SETTINGS_FIELDSETS  # auto_assign_leads: on the "Calls and assignment" tab
 
     def has_add_permission(self, request):
         return False
@@ -82,8 +107,16 @@ class CompanySettingsAdmin(CRMModelAdmin):
 
 @admin.register(Target)
 class TargetAdmin(CRMModelAdmin):
-    list_display = ["metric", "period", "period_start", "goal", "rep"]
+    """Goals per metric and period for the team (no rep) or one rep; the dashboard compares this
+    month's with the month's numbers."""
+
+    form = TargetForm
+    list_display = ["metric", "period", "period_start", "goal", "show_for"]
     list_select_related = ["rep"]
     list_filter = [("metric", ChoicesDropdownFilter), ("period", ChoicesDropdownFilter)]
     search_fields = ["metric", "rep__username"]
     autocomplete_fields = ["rep"]
+
+    @display(description="For")
+    def show_for(self, obj: Target) -> str:
+        return str(obj.rep) if obj.rep_id else "Team"

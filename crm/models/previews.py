@@ -1,6 +1,7 @@
 """What leads do on their preview page."""
 
 from django.db import models
+from django.db.models import Q
 
 from .leads import Lead
 
@@ -27,6 +28,8 @@ class PreviewEvent(models.Model):
         indexes = [
             # The hot-lead window query: views of one lead in the last N minutes.
             models.Index(fields=["lead", "created_at"], name="preview_lead_time"),
+            # The dashboard's preview views per day (crm/selectors/reporting.py).
+            models.Index(fields=["created_at"], condition=Q(kind="view"), name="preview_view_time"),
         ]
 
     def __str__(self) -> str:

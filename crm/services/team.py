@@ -1,5 +1,7 @@
-"""Team writes: staff users, their role (the ADMIN or REP group) and the rep profile."""
+"""Team writes: staff users, their role (the ADMIN or REP group) and the rep profile; leaving the
+team (deactivation) with the open leads passed on; and the rules company settings must meet."""
 
+import re
 from decimal import Decimal
 from zoneinfo import available_timezones
 
@@ -7,10 +9,14 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
-from crm.models import CompanySettings, RepProfile, User
+from crm.models import CompanySettings, Lead, RepProfile, User
 from crm.models.team import ROLE_ADMIN, ROLE_REP
+from crm.services.assignment import leads_round_robin
+from crm.services.leads import lead_bulk_assign
 
 ROLES = (ROLE_ADMIN, ROLE_REP)
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def _check_role(role: str) -> None:
@@ -48,6 +54,7 @@ def user_create(
     commission_rate: Decimal | str | None = None,
     time_zone: str | None = None,
     superuser: bool = False,
+    is_available: bool = True,
 ) -> User:
     """Create a staff user with exactly one role group.
 
@@ -69,6 +76,8 @@ def user_create(
         raise ValueError(f"Unknown time zone {time_zone!r}, e.g. use 'America/Chicago'.")
     if commission_rate is not None:
         commission_rate = _check_commission_rate(commission_rate)
+    if phone and not E164.match(phone):
+        raise ValueError(f"Phone {phone!r} is not in E.164 form, e.g. +15551234567.")
 
     user = User(
         username=username,
@@ -88,7 +97,7 @@ def user_create(
     if role == ROLE_REP:
         if commission_rate is None:
             commission_rate = CompanySettings.load().default_commission_rate
-        RepProfile.objects.create(user=user, phone=phone, commission_rate=commission_rate)
+        RepProfile.objects.create(user=user, phone=phone, commission_rate=commission_rate, is_available=is_available)
     _forget_cached_role(user)
     return user
 
@@ -128,3 +137,59 @@ def user_set_role(*, user: User, role: str) -> User:
         RepProfile.objects.filter(user=user, is_active=True).update(is_active=False)
     _forget_cached_role(user)
     return user
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, actor: User | None) -> int:
+    """Take `user` off the team: they can no longer log in and get no new leads, but keep every
+    row they wrote or own (texts, calls, commissions, timeline: history stays theirs). Their
+    open leads (not paid or lost) are unassigned, then round-robined among the reps who can take
+    them, each with an ASSIGNED timeline event. Returns how many leads found a new rep (the rest
+    stay unassigned, in the round-robin of the next import, when nobody is available)."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    RepProfile.objects.filter(user=user).update(is_active=False, is_available=False)
+    open_leads = Lead.objects.filter(assigned_rep=user).exclude(status__in=[Lead.Status.PAID, Lead.Status.LOST])
+    freed = [lead.pk for lead in lead_bulk_assign(leads=open_leads, rep=None, actor=actor)]
+    return leads_round_robin(leads=Lead.objects.filter(pk__in=freed), actor=actor, via="rep deactivated")
+
+
+def _e164_lines(text: str) -> tuple[list[str], list[str]]:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines, [line for line in lines if not E164.match(line)]
+
+
+def company_settings_errors(values: dict) -> dict[str, str]:
+    """The rules company settings must meet, field -> what is wrong, in words (empty: all good).
+    `values` holds the submitted fields (missing ones are not checked)."""
+    errors = {}
+    start, end = values.get("quiet_hours_start"), values.get("quiet_hours_end")
+    if start is not None and end is not None and start >= end:
+        errors["quiet_hours_end"] = f"The sending window must end after it starts ({start:%H:%M})."
+    _, bad = _e164_lines(values.get("sender_numbers") or "")
+    if bad:
+        errors["sender_numbers"] = (f"Not E.164 (one number per line, e.g. +15551234567): {', '.join(bad[:5])}"
+                                    + (f" and {len(bad) - 5} more" if len(bad) > 5 else "") + ".")
+    caller_id = (values.get("call_caller_id") or "").strip()
+    if caller_id and not E164.match(caller_id):
+        errors["call_caller_id"] = f"{caller_id!r} is not an E.164 number, e.g. +15551234567."
+    rate = values.get("default_commission_rate")
+    if rate is not None and not Decimal("0") <= Decimal(str(rate)) <= Decimal("1"):
+        errors["default_commission_rate"] = f"{rate} is out of range: use 0 to 1 (0.10 = 10%)."
+    colour = values.get("preview_primary_color")
+    if colour is not None and not HEX_COLOUR.match(colour):
+        errors["preview_primary_color"] = f"{colour!r} is not a colour: use #rrggbb, e.g. #4f46e5."
+    for name in ("hot_lead_views", "hot_lead_window_minutes", "hot_lead_cool_hours"):
+        if values.get(name) is not None and values[name] < 1:
+            errors[name] = "Must be at least 1."
+    region, currency = values.get("default_region"), values.get("currency")
+    if region is not None and not re.fullmatch(r"[A-Z]{2}", region):
+        errors["default_region"] = f"{region!r} is not a two-letter country code in capitals, e.g. US."
+    if currency is not None and not re.fullmatch(r"[A-Za-z]{3}", currency):
+        errors["currency"] = f"{currency!r} is not a three-letter currency code, e.g. usd."
+    return errors
+
+
+def sender_numbers_clean(text: str) -> str:
+    """The sender numbers as stored: one per line, blank lines and spaces gone."""
+    return "\n".join(_e164_lines(text)[0])

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from crm.models import CompanySettings, RepProfile, User
-from crm.services.team import user_create, user_set_role
+from crm.services.team import company_settings_errors, user_create, user_deactivate, user_set_role
 
 PASSWORD = "a-long-enough-passphrase"
 
@@ -70,6 +70,7 @@ def test_unknown_role_is_refused_with_a_clear_message(role):
         ({"role": "REP", "commission_rate": "1.5"}, "out of range"),
         ({"role": "REP", "time_zone": "Mars/Olympus"}, "Unknown time zone"),
         ({"role": "REP", "username": "  "}, "username is required"),
+        ({"role": "REP", "phone": "555-1234"}, "E.164"),
     ],
 )
 def test_bad_input_writes_nothing(kwargs, message):
@@ -137,3 +138,61 @@ def test_set_role_refuses_unknown_role():
 @pytest.mark.django_db
 def test_groups_come_from_the_migration():
     assert set(Group.objects.values_list("name", flat=True)) >= {"ADMIN", "REP"}
+
+
+@pytest.mark.django_db
+def test_a_rep_created_away_gets_no_round_robin_leads():
+    rep = user_create(username="away", password=PASSWORD, role="REP", phone="+15550001111", is_available=False)
+    assert (rep.rep_profile.phone, rep.rep_profile.is_available) == ("+15550001111", False)
+
+
+@pytest.mark.django_db
+def test_deactivating_keeps_history_and_passes_open_leads_on():
+    from crm.models import Lead, Message, TimelineEvent
+    from tests.factories import AdminUserFactory, LeadFactory, MessageFactory
+
+    boss = AdminUserFactory()
+    leaving = user_create(username="leaving", password=PASSWORD, role="REP")
+    staying = user_create(username="staying", password=PASSWORD, role="REP")
+    away = user_create(username="away", password=PASSWORD, role="REP", is_available=False)
+    open_leads = [LeadFactory(assigned_rep=leaving, status=s) for s in ("NEW", "CONTACTED", "REPLIED")]
+    won = LeadFactory(assigned_rep=leaving, status="PAID")
+    MessageFactory(lead=won, sent_by=leaving)
+
+    assert user_deactivate(user=leaving, actor=boss) == 3
+    leaving.refresh_from_db()
+    assert not leaving.is_active and not leaving.rep_profile.is_active
+    assert set(Lead.objects.filter(pk__in=[lead.pk for lead in open_leads])
+               .values_list("assigned_rep", flat=True)) == {staying.pk}  # the away rep gets none
+    assert Lead.objects.get(pk=won.pk).assigned_rep == leaving  # history stays theirs
+    assert Message.objects.filter(sent_by=leaving).count() == 1
+    assert TimelineEvent.objects.filter(lead=open_leads[0], kind="assigned").count() == 2  # unassigned, given
+    assert away.rep_profile.is_available is False
+
+
+@pytest.mark.django_db
+def test_deactivating_with_nobody_to_take_the_leads_leaves_them_unassigned():
+    from crm.models import Lead
+    from tests.factories import LeadFactory
+
+    leaving = user_create(username="leaving", password=PASSWORD, role="REP")
+    lead = LeadFactory(assigned_rep=leaving)
+    assert user_deactivate(user=leaving, actor=None) == 0
+    assert Lead.objects.get(pk=lead.pk).assigned_rep is None
+
+
+def test_company_settings_rules_say_what_is_wrong():
+    from datetime import time
+
+    errors = company_settings_errors({
+        "quiet_hours_start": time(20), "quiet_hours_end": time(9), "sender_numbers": "+15550001111\n555 1234\n",
+        "call_caller_id": "12345", "default_commission_rate": Decimal("1.5"), "preview_primary_color": "blue",
+        "hot_lead_views": 0, "default_region": "us", "currency": "dollars",
+    })
+    assert errors["quiet_hours_end"] == "The sending window must end after it starts (20:00)."
+    assert "555 1234" in errors["sender_numbers"] and "+15550001111" not in errors["sender_numbers"]
+    assert set(errors) == {"quiet_hours_end", "sender_numbers", "call_caller_id", "default_commission_rate",
+                           "preview_primary_color", "hot_lead_views", "default_region", "currency"}
+    assert company_settings_errors({"quiet_hours_start": time(9), "quiet_hours_end": time(20),
+                                    "sender_numbers": "+15550001111\n\n+442071234567",
+                                    "preview_primary_color": "#4F46e5", "default_commission_rate": 0}) == {}
