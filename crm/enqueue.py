@@ -56,3 +56,8 @@ def personalisation_enqueue(lead_ids: list[int], force: bool = False) -> int:
 def preview_events_flush_start() -> None:
     """Write the queued tracking events now (the worker batches them; see services/preview_queue.py)."""
     async_task("crm.tasks.previews.preview_events_flush_task", task_name="preview-events-flush")
+
+
+def call_simulation_enqueue(call_id: int) -> None:
+    """Play an offline call's ringing, answer and hang-up in the worker (no Twilio keys)."""
+    async_task("crm.tasks.calls.call_simulate_task", call_id, task_name=f"call-{call_id}-simulate")

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "import_export",
     "django_q",
+    "ninja",  # the API docs from its bundled static files, not a CDN
     "axes",
     "crm",
     "preview",
@@ -196,6 +197,8 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_MAX_UPLOAD_BYTES = E.IMPORT_MAX_UPLOAD_MB * 1024 * 1024
 IMPORT_BACKGROUND_ROWS = E.IMPORT_BACKGROUND_ROWS
+API_RATE_PER_MINUTE = E.API_RATE_PER_MINUTE
+HEALTH_MIN_FREE_DISK_MB = E.HEALTH_MIN_FREE_DISK_MB
 # Uploads up to the import limit are accepted by Django; the import reports oversize files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -68,6 +68,10 @@ PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=4)
 # Lead import: upload size limit and the row count above which imports run in the worker.
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=50)
 IMPORT_BACKGROUND_ROWS = env.int("IMPORT_BACKGROUND_ROWS", default=2000)
+# JSON API (/api/v1/): requests per minute per token before it answers 429.
+API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=300)
+# `manage.py doctor` and System -> Health fail when the uploads disk has less free space (MB).
+HEALTH_MIN_FREE_DISK_MB = env.int("HEALTH_MIN_FREE_DISK_MB", default=1024)
 # Public preview tracking: events per minute per visitor address and preview link.
 TRACKING_EVENTS_PER_MINUTE = env.int("TRACKING_EVENTS_PER_MINUTE", default=60)
 # ... and per visitor address whatever the link (made-up links cost look-ups too).

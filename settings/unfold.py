@@ -40,6 +40,8 @@ UNFOLD = {
             {
                 "title": "Dashboard",
                 "items": [
+                    {"title": "My queue", "icon": "checklist", "link": reverse_lazy("crm_my_queue"),
+                     "permission": "crm.admin.queue.can_view_queue"},
                     {"title": "Dashboard", "icon": "dashboard", "link": reverse_lazy("admin:index")},
                 ],
             },
@@ -57,6 +59,7 @@ UNFOLD = {
                 "items": [
                     _item("Messages", "sms", "message"),
                     _item("Notifications", "notifications", "notification"),
+                    _item("Saved replies", "quickreply", "savedreply"),
                 ],
             },
             {
@@ -70,6 +73,10 @@ UNFOLD = {
             {
                 "title": "Revenue",
                 "items": [
+                    {"title": "Revenue", "icon": "monitoring", "link": reverse_lazy("crm_revenue"),
+                     "permission": "crm.admin.revenue.can_view_revenue"},
+                    {"title": "My earnings", "icon": "savings", "link": reverse_lazy("crm_earnings"),
+                     "permission": "crm.admin.revenue.can_view_earnings"},
                     _item("Transactions", "payments", "transaction"),
                     _item("Commissions", "percent", "commission"),
                 ],
@@ -101,6 +108,9 @@ UNFOLD = {
             {
                 "title": "System",
                 "items": [
+                    {"title": "Health", "icon": "health_and_safety", "link": reverse_lazy("crm_health"),
+                     "permission": "crm.admin.health.can_view_health"},
+                    _item("API tokens", "key", "apitoken"),
                     _item("Webhook events", "webhook", "webhookevent"),
                     _item("Queued tasks", "pending", "ormq", app="django_q"),
                     _item("Successful tasks", "task_alt", "success", app="django_q"),

@@ -5,6 +5,7 @@ Users: `UserFactory` (no role), `AdminUserFactory` (superuser in the ADMIN group
 data migration crm/0002_roles, so their permissions are the real ones.
 """
 
+import hashlib
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -306,3 +307,24 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
     event_id = factory.Sequence(lambda n: f"evt_{n:08d}")
     event_type = "checkout.session.completed"
     payload = factory.LazyAttribute(lambda o: {"id": o.event_id, "type": o.event_type})
+
+
+class SavedReplyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.SavedReply
+
+    title = factory.Sequence(lambda n: f"Reply {n}")
+    body = "Hi {contact_first_name}, your new site is at {preview_url}"
+    owner = None  # shared
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """A token row; its secret is unknown (tests that call the API make theirs with api_token_create)."""
+
+    class Meta:
+        model = m.ApiToken
+
+    user = factory.SubFactory(RepUserFactory)
+    name = factory.Sequence(lambda n: f"Token {n}")
+    prefix = factory.Sequence(lambda n: f"crm_{n:06d}")
+    secret_hash = factory.Sequence(lambda n: hashlib.sha256(f"crm_factory_{n}".encode()).hexdigest())

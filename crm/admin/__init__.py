@@ -1,3 +1,3 @@
 """The CRM admin, one module per domain. Importing registers every ModelAdmin."""
 
-from . import billing, imports, leads, messaging, ops, previews, security, team  # noqa: F401
+from . import api_tokens, billing, imports, leads, messaging, ops, previews, saved_replies, security, team  # noqa: F401

@@ -23,6 +23,9 @@ from unfold.decorators import action, display
 from crm.admin.base import CRMModelAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from crm.admin.conversation import LeadConversationAdminMixin
 from crm.admin.imports import LeadImportMixin
+from crm.admin.lead_assign import LeadAssignAdminMixin
+from crm.admin.lead_billing import LeadBillingAdminMixin
+from crm.admin.lead_work import LeadWorkAdminMixin
 from crm.admin.list_rendering import FastListMixin, label_html
 from crm.admin.paginator import EstimatedCountPaginator
 from crm.admin.pipeline import LeadPipelineAdminMixin, PipelineFilter
@@ -102,8 +105,8 @@ class MessageInline(ReadOnlyTabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(LeadConversationAdminMixin, LeadPipelineAdminMixin, LeadImportMixin, ExportMixin, FastListMixin,
-                CRMModelAdmin):
+class LeadAdmin(LeadWorkAdminMixin, LeadAssignAdminMixin, LeadBillingAdminMixin, LeadConversationAdminMixin, LeadPipelineAdminMixin,
+                LeadImportMixin, ExportMixin, FastListMixin, CRMModelAdmin):
     form = LeadAdminForm
     resource_classes = [LeadExportResource]
     export_form_class = ExportForm

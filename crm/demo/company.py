@@ -8,13 +8,16 @@ from django.utils import timezone
 
 from crm.models import (
     CompanySettings,
+    ApiToken,
     MessageTemplate,
+    SavedReply,
     RepProfile,
     Sequence,
     SequenceStep,
     Target,
     User,
 )
+from crm.services.api_tokens import api_token_create
 from crm.services.team import user_create
 
 COMPANY_NAME = "Brightside Web Studio"
@@ -144,6 +147,29 @@ def company_outreach_create(*, settings: CompanySettings) -> tuple[Sequence, lis
     settings.auto_enroll_sequence = sequence
     settings.save(update_fields=["auto_enroll_sequence", "updated_at"])
     return sequence, steps, templates["Checkout link"]
+
+
+SAVED_REPLIES = {
+    "Price": "Hi {contact_first_name}, it's a one-time setup plus a small monthly fee for hosting and care. "
+             "Want the details for {business_name}?",
+    "Call me": "Happy to talk it through. When suits you for a 5-minute call?",
+    "Claim link": "Here's the link to make it yours: {checkout_url}",
+}
+
+
+def company_saved_replies_create(*, reps: list[User]) -> None:
+    """Shared saved replies, and one of the first rep's own."""
+    for title, body in SAVED_REPLIES.items():
+        SavedReply.objects.get_or_create(title=title, owner=None, defaults={"body": body})
+    if reps:
+        SavedReply.objects.get_or_create(title="Thanks", owner=reps[0],
+                                         defaults={"body": "Thanks {contact_first_name}, speak soon!"})
+
+
+def company_api_token_create(*, admin: User) -> None:
+    """One API token of the admin's, as an integration would hold (its secret is not kept)."""
+    if not ApiToken.objects.filter(user=admin).exists():
+        api_token_create(user=admin, name="Website form (demo)", actor=admin)
 
 
 def company_targets_create(*, reps: list[User]) -> list[Target]:

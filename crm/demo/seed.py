@@ -22,6 +22,8 @@ from .company import (
     DemoLogin,
     company_outreach_create,
     company_settings_fill,
+    company_api_token_create,
+    company_saved_replies_create,
     company_targets_create,
     company_users_create,
 )
@@ -106,6 +108,8 @@ def _load(*, rng: random.Random, now: datetime) -> None:
     company_settings = company_settings_fill()
     sequence, steps, checkout_template = company_outreach_create(settings=company_settings)
     company_targets_create(reps=reps)
+    company_saved_replies_create(reps=reps)
+    company_api_token_create(admin=admin)
     company = DemoCompany(admin=admin, reps=reps, settings=company_settings, sequence=sequence,
                           steps=steps, checkout_template=checkout_template)
 

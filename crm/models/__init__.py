@@ -1,5 +1,9 @@
+from .api import ApiIdempotencyKey as ApiIdempotencyKey
+from .api import ApiToken as ApiToken
+from .billing import CheckoutSession as CheckoutSession
 from .billing import Client as Client
 from .billing import Commission as Commission
+from .billing import MrrChange as MrrChange
 from .billing import Subscription as Subscription
 from .billing import Transaction as Transaction
 from .billing import Upsell as Upsell
@@ -11,6 +15,7 @@ from .messaging import Call as Call
 from .messaging import Enrollment as Enrollment
 from .messaging import Message as Message
 from .messaging import MessageTemplate as MessageTemplate
+from .messaging import SavedReply as SavedReply
 from .messaging import Sequence as Sequence
 from .messaging import SequenceStep as SequenceStep
 from .ops import Notification as Notification

@@ -146,15 +146,23 @@ class Lead(models.Model):
     # Unique by a constraint, not unique=True: that would add a LIKE index no query uses.
     preview_token = models.CharField(max_length=64, default=new_preview_token, editable=False)
     notes = models.TextField(blank=True)
+    # What the rep does next and when: the lead leaves the rep's queue until then.
+    next_action = models.CharField(max_length=200, blank=True)
+    next_action_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index(fields=["assigned_rep", "next_action_at"], name="lead_rep_next_action"),
+            models.Index(fields=["assigned_rep", "-hot_at"], condition=Q(priority="HOT"), name="lead_rep_hot"),
             models.Index(fields=["assigned_rep", "priority", "status"], name="lead_rep_prio_status"),
             models.Index(fields=["assigned_rep", "-created_at", "-id"], name="lead_rep_created"),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
+            # The dashboard's contacted and turned-hot counts over a date range (crm/selectors/reporting.py).
+            models.Index(fields=["last_contacted_at"], name="lead_contacted"),
+            models.Index(fields=["hot_at"], name="lead_hot_at"),
             models.Index(fields=["status"], name="lead_status"),
             models.Index(fields=["enrichment_status"], name="lead_enrichment_status"),
             models.Index(fields=["priority", "last_viewed_at"], name="lead_priority_last_viewed"),

@@ -65,6 +65,13 @@ class RepProfile(models.Model):
         help_text="Share of each payment, 0.10 = 10%.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive reps get no new leads.")
+    is_available = models.BooleanField(default=True, help_text="Away reps get no leads from round-robin.")
+    assignment_weight = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Round-robin share: a rep with weight 2 gets twice the leads of weight 1.",
+    )
+    # Leads given by round-robin so far; the next lead goes to the lowest count / weight.
+    assigned_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -108,6 +115,25 @@ class CompanySettings(models.Model):
     currency = models.CharField(max_length=3, default=CURRENCY_DEFAULT)
     default_commission_rate = models.DecimalField(
         max_digits=5, decimal_places=4, default=Decimal("0.1000")
+    )
+    stripe_setup_price_id = models.CharField(
+        max_length=64, blank=True, help_text="A Stripe price id for the setup fee; empty: the amount above."
+    )
+    stripe_monthly_price_id = models.CharField(
+        max_length=64, blank=True, help_text="A Stripe price id for the monthly plan; empty: the amount above."
+    )
+    auto_assign_leads = models.BooleanField(
+        default=True, help_text="Round-robin new imported leads and hot leads with no rep among available reps."
+    )
+    call_caller_id = models.CharField(
+        max_length=20, blank=True, help_text="E.164 number leads see when a rep calls; empty: the first sender number."
+    )
+    call_recording_enabled = models.BooleanField(
+        default=False, help_text="Record calls; the lead hears a notice first."
+    )
+    allow_promotion_codes = models.BooleanField(default=False, help_text="Checkout accepts Stripe promotion codes.")
+    commission_clawback_days = models.PositiveIntegerField(
+        default=60, help_text="A client who churns within this many days of paying takes back the rep's commission."
     )
     help_text_reply = models.CharField(
         max_length=320,

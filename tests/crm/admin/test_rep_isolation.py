@@ -30,7 +30,7 @@ REP_VIEWABLE = {m.Lead, m.TimelineEvent, m.Message, m.Call, m.PreviewEvent, m.No
                 m.BulkSend}
 ADMIN_ONLY = {
     m.CompanySettings, m.Target, m.User, Group, m.ImportBatch, m.Sequence, m.MessageTemplate,
-    m.Enrollment, m.Client, m.Subscription, m.Transaction, m.Upsell, m.WebhookEvent,
+    m.Enrollment, m.Client, m.Subscription, m.Transaction, m.Upsell, m.WebhookEvent, m.ApiToken,
     Schedule, Success, Failure, OrmQ, AccessAttempt, AccessFailureLog,
 }
 # The only add page a rep may open: logging a call.
@@ -86,6 +86,7 @@ def world(rep_user, other_rep, admin_user):
     f.ImportBatchFactory(uploaded_by=other_rep, original_name="Bravo.csv")
     f.MessageTemplateFactory(name="Bravo template")
     f.WebhookEventFactory(event_type="Bravo.event")
+    f.ApiTokenFactory(user=other_rep, name="Bravo token")
     Schedule.objects.create(name="Bravo schedule", func="math.floor", schedule_type=Schedule.DAILY)
     _task(success=True)
     _task(success=False)
@@ -391,3 +392,104 @@ def test_dashboard_and_search_show_only_own_rows(rep_client, world):
     search = rep_client.get(reverse("admin:search"), {"s": "bravo"})
     assert search.status_code == 200
     _assert_no_b_text(search)
+
+
+# --- Issue 12, working a lead: calls, outcomes, next actions and saved replies ---------------
+
+# Saved replies: a rep reads the shared ones and keeps their own (crm.selectors.access).
+REP_VIEWABLE.add(m.SavedReply)
+REP_CAN_ADD.add(m.SavedReply)
+A_OWNS[m.SavedReply] = "owner"
+
+
+@pytest.fixture(autouse=True)
+def _saved_replies_in_the_world(request):
+    """Each rep keeps a saved reply of their own, so every probe above has B's to find."""
+    if "world" in request.fixturenames:
+        world = request.getfixturevalue("world")
+        f.SavedReplyFactory(owner=world["a"], title="Alpha reply", body="Alpha text")
+        f.SavedReplyFactory(owner=world["b"], title="Bravo reply", body="Bravo text")
+
+
+def test_rep_cannot_call_log_outcomes_or_plan_on_another_reps_lead(rep_client, world):
+    b_lead = world["b_leads"][0]
+    before = _snapshot()
+
+    for name, data in (("call", {}), ("outcome", {"outcome": "not_interested"}),
+                       ("next_action", {"status": "LOST", "next_action": "x"})):
+        response = rep_client.post(reverse(f"admin:crm_lead_{name}", args=[b_lead.pk]), data)
+        assert response.status_code == 404, name
+        _assert_no_b_text(response)
+
+    assert _snapshot() == before
+    b_lead.refresh_from_db()
+    assert b_lead.status == m.Lead.Status.NEW and b_lead.next_action == ""
+
+
+def test_rep_lead_page_offers_own_and_shared_saved_replies_only(rep_client, world):
+    f.SavedReplyFactory(title="Shared hello", body="Hello {contact_first_name}")
+    a_lead = world["a_leads"][0]
+
+    page = rep_client.get(admin_url(m.Lead, "change", a_lead.pk))
+
+    titles = {reply["title"] for reply in page.context["saved_replies"]}
+    assert titles == {"Alpha reply", "Shared hello"}
+    _assert_no_b_text(page)
+
+
+def test_a_logged_in_rep_cannot_post_voice_webhooks(rep_client, world):
+    call = m.Call.objects.filter(lead__assigned_rep=world["b"]).first()
+    before = _snapshot()
+
+    for name in ("twilio_voice_status", "twilio_voice_twiml"):
+        response = rep_client.post(reverse(name, args=[call.pk]), {
+            "CallSid": call.provider_sid, "CallStatus": "completed", "CallDuration": "1"})
+        assert response.status_code == 403, name
+        _assert_no_b_text(response)
+
+    assert _snapshot() == before
+
+
+# "My queue" (crm/admin/queue.py) and the "Assign to" action (crm/admin/lead_assign.py).
+
+def test_rep_queue_page_and_its_refresh_show_own_leads_only(rep_client, world):
+    a_pks, b = {lead.pk for lead in world["a_leads"]}, world["b"]
+    for name in ("crm_my_queue", "crm_my_queue_rows"):
+        for query in ("", f"?rep={b.pk}"):
+            response = rep_client.get(reverse(name) + query)
+            assert response.status_code == 200, (name, query)
+            shown = {row.lead_id for row in response.context["queue"].rows}
+            assert shown == a_pks, (name, query)
+            _assert_no_b_text(response)
+            assert "rep_rows" not in response.context and "reps" not in response.context
+
+
+def test_rep_numbers_endpoint_counts_own_work_only(rep_client, world):
+    for query in ("", f"?rep={world['b'].pk}"):
+        response = rep_client.get(reverse("crm_my_queue_numbers") + query)
+        assert response.status_code == 200
+        assert response.context["numbers"]["calls"] == m.Call.objects.filter(rep=world["a"]).count()
+        _assert_no_b_text(response)
+
+
+def test_rep_availability_switch_touches_only_the_reps_own_profile(rep_client, world):
+    before = dict(m.RepProfile.objects.values_list("user_id", "is_available"))
+    response = rep_client.post(reverse("crm_my_queue_availability"), {"available": "0", "rep": world["b"].pk})
+    assert response.status_code == 302
+    after = dict(m.RepProfile.objects.values_list("user_id", "is_available"))
+    assert after == {**before, world["a"].pk: False}
+
+
+def test_rep_cannot_assign_leads_by_the_assign_action(rep_client, world):
+    a_lead, b_lead = world["a_leads"][0], world["b_leads"][0]
+    before = _snapshot()
+    for lead, rep in ((a_lead, world["b"]), (b_lead, world["a"])):
+        response = rep_client.post(admin_url(m.Lead, "changelist"), {
+            "action": "assign_to", "_selected_action": [lead.pk], "apply": "1", "rep": rep.pk})
+        assert response.status_code in (200, 302)
+        _assert_no_b_text(response)
+    assert _snapshot() == before
+    a_lead.refresh_from_db()
+    b_lead.refresh_from_db()
+    assert (a_lead.assigned_rep, b_lead.assigned_rep) == (world["a"], world["b"])
+    assert not m.TimelineEvent.objects.filter(kind=m.TimelineEvent.Kind.ASSIGNED).exists()
