@@ -29,13 +29,9 @@ Goal (issue 10): every scenario's p50 <= 0.5 x the stock list's, and queries <= 
 """
 
 import argparse
-import os
 import sys
 import time
-import warnings
-from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAX_ROWS = 7_999_999  # phones are '+1512' plus 2000000 + i
 GOAL_RATIO = 0.5  # our p50 over the stock Unfold list's, for every scenario
 GOAL_QUERIES = 10
@@ -64,7 +60,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-from benchdb import drop_database, insert_select, percentile, prepare_database, server_urls  # noqa: E402
+from adminload import client_for, explain, finish, install_stock_admin, measure, p50, print_table, start_django  # noqa: E402
+from benchdb import insert_select, percentile  # noqa: E402
 
 
 # --- loading (Django is set up from here on) ----------------------------------------------
@@ -157,41 +154,8 @@ def load(rows: int) -> None:
 # --- measuring -----------------------------------------------------------------------------
 
 CHANGELIST_URL = "/admin/crm/lead/"
-STOCK_URL = "/bench-stock-admin/crm/lead/"
 STOCK = "stock"
 ROW_MARKER = b'class="field-business_name'  # the first cell of each row, in both lists
-
-
-def install_stock_admin() -> None:
-    """The same-run reference: a stock Unfold ModelAdmin over the same leads (five columns, the
-    default paginator, no filters), on an AdminSite and a URLconf of the benchmark's own, so the
-    product's URLs are untouched (as bench/wsgi_bench.py adds /__hello__)."""
-    import importlib
-    import types
-
-    from django.conf import settings
-    from django.contrib import admin
-    from django.urls import path
-    from unfold.admin import ModelAdmin
-
-    from crm.models import Lead
-
-    class StockLeadAdmin(ModelAdmin):
-        list_display = ["business_name", "phone", "city", "status", "created_at"]
-
-    # The project's site class (Unfold's), holding every other model as the product's site does,
-    # so the two pages differ only by the lead ModelAdmin (the sidebar and app list cost the same).
-    site = type(admin.site)(name="bench_stock")
-    for model, model_admin in admin.site._registry.items():
-        if model is not Lead:
-            site.register(model, type(model_admin))
-    site.register(Lead, StockLeadAdmin)
-    urls = types.ModuleType("bench_changelist_urls")
-    urls.urlpatterns = [path("bench-stock-admin/", site.urls),
-                        *importlib.import_module(settings.ROOT_URLCONF).urlpatterns]
-    sys.modules[urls.__name__] = urls
-    # Set before the first request; the resolver reads ROOT_URLCONF per request.
-    settings.ROOT_URLCONF = urls.__name__
 
 
 def typed_phone(i: int) -> str:
@@ -200,7 +164,7 @@ def typed_phone(i: int) -> str:
     return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
 
 
-def scenarios(rows: int) -> list[dict]:
+def scenarios(rows: int, stock_url: str) -> list[dict]:
     """Every request pattern measured: name, viewer, URL, and what the page must show."""
     from urllib.parse import urlencode
 
@@ -219,7 +183,7 @@ def scenarios(rows: int) -> list[dict]:
     by_score = CHANGELIST_URL + "?o=-7"  # the engagement score column, highest first
     found = [name.encode()]
     plans = [
-        ("stock: first page", ADMIN_USERNAME, STOCK_URL, []),
+        ("stock: first page", ADMIN_USERNAME, stock_url, []),
         ("admin: first page", ADMIN_USERNAME, CHANGELIST_URL, []),
         ("admin: page 2", ADMIN_USERNAME, CHANGELIST_URL + "?p=2", []),
         ("admin: status=REPLIED", ADMIN_USERNAME, CHANGELIST_URL + "?status__exact=REPLIED", []),
@@ -227,7 +191,7 @@ def scenarios(rows: int) -> list[dict]:
         ("admin: search name", ADMIN_USERNAME, by_name, found),
         ("admin: search phone", ADMIN_USERNAME, by_phone, found),
         ("admin: sort by score", ADMIN_USERNAME, by_score, [top[ADMIN_USERNAME].encode()]),
-        ("stock: first page (rep)", REP_USERNAMES[0], STOCK_URL, []),
+        ("stock: first page (rep)", REP_USERNAMES[0], stock_url, []),
         ("rep: first page", REP_USERNAMES[0], CHANGELIST_URL, []),
         ("rep: page 2", REP_USERNAMES[0], CHANGELIST_URL + "?p=2", []),
         ("rep: status=REPLIED", REP_USERNAMES[0], CHANGELIST_URL + "?status__exact=REPLIED", []),
@@ -237,16 +201,6 @@ def scenarios(rows: int) -> list[dict]:
     ]
     return [{"name": n, "user": u, "url": url, "must_show": must, "stock": n.startswith(STOCK)}
             for n, u, url, must in plans]
-
-
-def client_for(username: str):
-    from django.test import Client
-
-    from crm.models import User
-
-    client = Client()
-    client.force_login(User.objects.get(username=username))
-    return client
 
 
 def check_response(scenario: dict, response) -> None:
@@ -276,145 +230,35 @@ def check_rep_scoping(rows: int) -> None:
         sys.exit("rep: a search by another rep's lead's name shows it (or fails)")
 
 
-def measure(requests: int, warmup: int, rows: int) -> tuple[list[dict], dict[str, list[str]]]:
-    """Time every scenario, round robin (one request of each per round), so a burst of other
-    work on the machine falls on ours and the stock list alike; return per-scenario figures
-    and one request's SQL per scenario."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    plans = scenarios(rows)
-    clients = {}
-    for scenario in plans:
-        client = clients.setdefault(scenario["user"], client_for(scenario["user"]))
-        for _ in range(warmup):
-            check_response(scenario, client.get(scenario["url"]))
-        scenario.update(timings=[], query_counts=[])
-    sample_sql = {}
-    for _ in range(requests):
-        for scenario in plans:
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = clients[scenario["user"]].get(scenario["url"])
-                elapsed_ms = (time.perf_counter() - started) * 1000
-            check_response(scenario, response)
-            scenario["timings"].append(elapsed_ms)
-            scenario["query_counts"].append(len(captured.captured_queries))
-            sample_sql[scenario["name"]] = [q["sql"] for q in captured.captured_queries]
-    check_rep_scoping(rows)
-    return [{**s, "queries": max(s["query_counts"])} for s in plans], sample_sql
-
-
-def stock_p50(results: list[dict], user: str) -> float:
-    return next(percentile(r["timings"], 50) for r in results if r["stock"] and r["user"] == user)
-
-
-def print_table(results: list[dict]) -> None:
-    print()
-    print(f"{'scenario':<26} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8} {'/ stock p50':>12}")
-    for r in results:
-        t = r["timings"]
-        ratio = "" if r["stock"] else f"{percentile(t, 50) / stock_p50(results, r['user']):12.2f}"
-        print(f"{r['name']:<26} {len(t):>4} {percentile(t, 50):>8.1f} {percentile(t, 95):>8.1f} "
-              f"{max(t):>8.1f} {r['queries']:>8} {ratio}")
-
-
-def plan_summary(node: dict) -> list[str]:
-    """Scan nodes of a plan, e.g. 'Index Only Scan lead_rep_created on crm_lead'."""
-    found = []
-    if "Scan" in node.get("Node Type", ""):
-        label = node["Node Type"]
-        if "Index Name" in node:
-            label += f" {node['Index Name']}"
-        if "Relation Name" in node:
-            label += f" on {node['Relation Name']}"
-        found.append(label)
-    for child in node.get("Plans", []):
-        found.extend(plan_summary(child))
-    return found
-
-
-def explain(sample_sql: dict[str, list[str]]) -> None:
-    """EXPLAIN ANALYZE the lead queries of one request per scenario; sum up the rest."""
-    import json
-
-    from django.db import connection
-
-    print("\nEXPLAIN ANALYZE of one request per scenario (execution + planning ms, scans used):")
-    for name, statements in sample_sql.items():
-        lead_rows, other_ms, other_count, not_explained = [], 0.0, 0, 0
-        with connection.cursor() as cursor:
-            for statement in statements:
-                if not statement.lstrip().upper().startswith("SELECT"):
-                    not_explained += 1  # e.g. the paginator's own EXPLAIN for its estimate
-                    continue
-                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}")
-                plan = cursor.fetchone()[0]
-                plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]
-                if '"crm_lead"' not in statement.split(" WHERE ")[0].split(" ORDER BY ")[0]:
-                    other_ms += plan["Execution Time"]
-                    other_count += 1
-                    continue
-                scans = ", ".join(dict.fromkeys(plan_summary(plan["Plan"])))
-                lead_rows.append((plan["Execution Time"], plan["Planning Time"], scans,
-                                  " ".join(statement.split())))
-        print(f"  {name}")
-        for exec_ms, plan_ms, scans, statement in lead_rows:
-            print(f"    {exec_ms:6.2f} + {plan_ms:5.2f}  {scans}\n                    {statement[:110]}...")
-        print(f"    {other_ms:6.2f}          {other_count} other queries (session, user, roles, "
-              f"permissions, filter choices); {not_explained} not explained")
-
-
 def main() -> None:
     args = parse_args()
-    sys.path.insert(0, str(PROJECT_DIR))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
-    # Time what production runs: no DEBUG template and SQL bookkeeping unless asked for.
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-
-    maintenance_url, bench_url = server_urls(os.environ.get("DATABASE_URL", ""), args.db_name)
-    must_load = prepare_database(maintenance_url, bench_url, args.db_name, args.rows, args.fresh)
-    # Re-point the settings at the bench database before Django reads them.
-    os.environ["DATABASE_URL"] = bench_url
-
-    import django
-    from django.conf import settings
-
-    # The benchmark never serves static files; WhiteNoise's "no STATIC_ROOT yet" is noise.
-    warnings.filterwarnings("ignore", message="No directory at")
-    from django.core.management import call_command
-
-    django.setup()
-    db = settings.DATABASES["default"]
-    print(f"Settings {os.environ['DJANGO_SETTINGS_MODULE']}, DEBUG={settings.DEBUG}, "
-          f"database {db['NAME']!r} on {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}.")
-    call_command("migrate", verbosity=0, interactive=False)
+    maintenance_url, must_load = start_django(args.db_name, args.rows, args.fresh)
     if must_load:
         load(args.rows)
-    install_stock_admin()
+    from crm.models import Lead
 
-    results, sample_sql = measure(args.requests, args.warmup, args.rows)
-    print_table(results)
-    if not args.no_explain:
-        explain(sample_sql)
+    stock_url = install_stock_admin(Lead, ["business_name", "phone", "city", "status", "created_at"])
+    results = measure(scenarios(args.rows, stock_url), args.requests, args.warmup, check_response)
+    check_rep_scoping(args.rows)
 
+    def stock_for(plan: dict) -> dict:
+        return next(r for r in results if r["stock"] and r["user"] == plan["user"])
+
+    print_table(results, ratio_to=stock_for)
     ours = [r for r in results if not r["stock"]]
-    worst = max(ours, key=lambda r: percentile(r["timings"], 50))
-    p50, p95 = percentile(worst["timings"], 50), percentile(worst["timings"], 95)
-    reference = stock_p50(results, worst["user"])
+    if not args.no_explain:
+        explain(ours, "crm_lead")
+
+    worst = max(ours, key=p50)
+    p95 = percentile(worst["timings"], 95)
+    reference = p50(stock_for(worst))
     queries = max(r["queries"] for r in ours)
-    met = all(percentile(r["timings"], 50) <= GOAL_RATIO * stock_p50(results, r["user"]) for r in ours)
-    met = met and queries <= GOAL_QUERIES
+    met = all(p50(r) <= GOAL_RATIO * p50(stock_for(r)) for r in ours) and queries <= GOAL_QUERIES
     print(f"\nWorst scenario: {worst['name']}. Goal: every scenario's p50 <= {GOAL_RATIO} x the stock list's "
           f"(same viewer), queries <= {GOAL_QUERIES}: {'met' if met else 'NOT met'}.")
-
-    if args.drop:
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(maintenance_url, args.db_name)
-    print(f"changelist: p50={p50:.1f} p95={p95:.1f} queries={queries} stock_p50={reference:.1f} "
-          f"ratio={p50 / reference:.2f}")
+    finish(maintenance_url, args.db_name, args.drop)
+    print(f"changelist: p50={p50(worst):.1f} p95={p95:.1f} queries={queries} stock_p50={reference:.1f} "
+          f"ratio={p50(worst) / reference:.2f}")
 
 
 if __name__ == "__main__":
