@@ -197,12 +197,16 @@ def main() -> None:
             kills += 1
             print(f"  SIGKILL {kills} at {time.monotonic() - started:.1f} s; worker restarted")
         stop_thread.join()
+        shown = time.monotonic()
         while True:
             done, state = settled()
             if done:
                 break
             if time.monotonic() - started > args.timeout:
                 raise RuntimeError(f"not settled after {args.timeout:g} s: {state}")
+            if time.monotonic() - shown >= 15:  # progress, so a slow catch-up after a kill shows
+                shown = time.monotonic()
+                print(f"  {shown - started:.0f} s: {len(fake.messages):,} accepted by the fake; {state}")
             time.sleep(1)
         time.sleep(1)  # callbacks still on their way from the fake's threads
         while not settled()[0]:

@@ -35,3 +35,22 @@ def lease_renew(*, name: str, holder: str, ttl: timedelta) -> bool:
 
 def lease_release(*, name: str, holder: str) -> None:
     WorkerLease.objects.filter(name=name, holder=holder).update(holder="", expires_at=timezone.now())
+
+
+def lease_stale_wait(*, names: list[str], ttl: timedelta, renewed_every: timedelta) -> float | None:
+    """None free among `names`: seconds until the soonest one expires, if its holder has missed
+    renewals (a holder renews every `renewed_every`, so a live one has more than ttl minus that
+    left; less than ttl minus two renewals means it was likely killed). None when all look alive."""
+    now = timezone.now()
+    expiries = list(WorkerLease.objects.filter(name__in=names).values_list("expires_at", flat=True))
+    if len(expiries) < len(names):
+        return 0.0  # a lease never taken yet: free now
+    remaining = min(expiries) - now
+    if remaining > ttl - 2 * renewed_every:
+        return None
+    return max(remaining.total_seconds(), 0.0)
+
+
+def lease_any_free(*, names: list[str]) -> bool:
+    held = WorkerLease.objects.filter(name__in=names, expires_at__gt=timezone.now()).count()
+    return held < len(names)

@@ -1,11 +1,14 @@
 """Texting work for the worker: plan due sequence steps, send queued texts, settle texts a
 crash left in flight, retry webhook events."""
 
+import logging
+
 from django.conf import settings
+from django.db import DatabaseError
 
 from crm.enqueue import sms_sender_start
 from crm.services.messaging.dispatch import dispatch_due
-from crm.services.messaging.sender import messages_send_due
+from crm.services.messaging.sender import messages_send_due, next_slot_due
 from crm.services.messaging.sending import messages_reconcile
 from crm.services.webhooks import webhook_events_retry
 
@@ -27,3 +30,13 @@ def reconcile_sending_task() -> dict:
 
 def webhook_events_retry_task() -> dict:
     return webhook_events_retry()
+
+
+def sender_on_worker_spawn(**kwargs) -> None:
+    """django-q2's post_spawn: a worker (re)started, e.g. after a kill. Texts waiting start a
+    sender now rather than at the scheduler's next turn (30-60 s later)."""
+    try:
+        if next_slot_due() is not None:
+            sms_sender_start()
+    except DatabaseError:
+        logging.getLogger(__name__).warning("sender not started at worker spawn: database unavailable")

@@ -4,7 +4,10 @@ per thread in flight.
 
 It runs inside a time budget far below the task timeout and only naps for fractions of a
 second between slots; when the budget ends with work left, its task starts a successor. At
-most SMS_SENDERS senders run at once (a lease each, freed by expiry if a worker is killed).
+most SMS_SENDERS senders run at once (a lease each, renewed every two seconds and freed by
+expiry ten seconds after a killed worker's last renewal). A sender that finds every lease held
+waits for one whose holder stopped renewing, and a sender that finds a lease free while texts
+are due starts another, so a restarted worker is back to full speed in seconds.
 """
 
 import threading
@@ -20,15 +23,16 @@ from django.utils import timezone
 from crm.integrations.sms import get_sms_backend
 from crm.models import CompanySettings, Message
 from crm.services.enrollments import StepBook
-from crm.services.leases import lease_acquire, lease_release, lease_renew
+from crm.enqueue import sms_sender_start
+from crm.services.leases import lease_acquire, lease_any_free, lease_release, lease_renew, lease_stale_wait
 from crm.services.messaging.sendrows import message_claim_next
 from crm.services.messaging.sending import message_send
 
-LEASE_TTL = timedelta(seconds=30)
+LEASE_TTL = timedelta(seconds=10)
 # Longest nap between two slots; with nothing due within IDLE_EXIT, the sender stops.
 MAX_NAP = 0.25
 IDLE_EXIT = 5.0
-REFRESH_EVERY = 5.0  # seconds between lease renewals and company settings reloads
+REFRESH_EVERY = 2.0  # seconds between lease renewals and company settings reloads
 
 
 @dataclass
@@ -44,6 +48,25 @@ class SenderStats:
 
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def next_slot_due_now() -> bool:
+    return Message.objects.filter(status=Message.Status.QUEUED, send_at__lte=timezone.now()).exists()
+
+
+def _lease_take(names: list[str], budget_seconds: float, sleep, clock) -> tuple[str, str] | None:
+    """A sender lease; when all are held, wait (within the budget) for one whose holder stopped
+    renewing it, e.g. a sender in a killed worker, rather than leave the texts until the next
+    scheduled start."""
+    deadline = clock() + budget_seconds
+    while True:
+        lease = lease_acquire(names=names, ttl=LEASE_TTL)
+        if lease is not None or budget_seconds <= 0:
+            return lease
+        wait = lease_stale_wait(names=names, ttl=LEASE_TTL, renewed_every=timedelta(seconds=REFRESH_EVERY))
+        if wait is None or clock() + wait >= deadline:
+            return None
+        sleep(wait + 0.05)
 
 
 def next_slot_due() -> "timezone.datetime | None":
@@ -122,10 +145,13 @@ def messages_send_due(*, budget_seconds: float, backend=None, idle_exit: float =
     """Send texts as their slots come for up to `budget_seconds` (0: send what is due now, never
     wait), with `threads` sends in flight at once (SMS_SENDER_THREADS). Each send commits its
     own outcome, so a kill leaves at most one text per thread to reconcile."""
-    lease = lease_acquire(names=[f"sms-sender-{i}" for i in range(max(1, settings.SMS_SENDERS))], ttl=LEASE_TTL)
+    names = [f"sms-sender-{i}" for i in range(max(1, settings.SMS_SENDERS))]
+    lease = _lease_take(names, budget_seconds, sleep, clock)
     if lease is None:
         return SenderStats(busy=True)
     name, holder = lease
+    if budget_seconds > 0 and lease_any_free(names=names) and next_slot_due_now():
+        sms_sender_start()  # a backlog and room for another sender (after a kill, or the scheduled one)
     run = _Run(name=name, holder=holder, budget_seconds=budget_seconds, backend=backend or get_sms_backend(),
                idle_exit=idle_exit, sleep=sleep, clock=clock)
     threads = max(1, settings.SMS_SENDER_THREADS if threads is None else threads)
