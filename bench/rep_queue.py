@@ -17,14 +17,19 @@ setup payment), 4% LOST, 1% opted out; 2% with a next action due in the last 14 
 day before, a quarter of them logged "callback") and 2% with one in the next 14 days; every lead
 an "imported" timeline event, every call a "call" event by its rep; the rep's targets for the
 month. So the measured rep has about 500 hot leads, 1,500 replies waiting, 2,000 due leads.
+After loading, the stored queue facts are filled as production fills them when the migration
+that added them runs: the same backfill functions (crm.services.reply_waiting,
+crm.services.next_actions), then VACUUM ANALYZE.
 
 Then, in-process with django.test.Client, round robin (one request of each per round): the
 measured rep's queue page, its refresh endpoint (/admin/queue/rows/), the numbers fragment the page
 fetches once after it shows (/admin/queue/numbers/), the small rep's queue page
 (the query count must be the same at 100 and 100,000 leads), and the reference: the stock Unfold
 changelist over the same leads for the same rep (five columns, Django's paginator, on an
-AdminSite and URLconf of the benchmark's own). Each response is checked (a 200, the rows, the
-newest awake hot lead on top, nothing of another rep) or the run fails. Last line:
+AdminSite and URLconf of the benchmark's own), through bench/adminload.py like the other admin
+benchmarks. Each response is checked (a 200, the rows, the newest awake hot lead on top, nothing
+of another rep) or the run fails. Then the queries of one request per scenario under EXPLAIN
+ANALYZE (`--no-explain` skips them). Last line:
 
     queue: p50=<ms> queries=<n> rows_p50=<ms> numbers_p50=<ms> stock_p50=<ms> ratio=<queue p50 / stock p50>
 
@@ -33,14 +38,9 @@ Goal (issue 12): p50 <= 150 ms and the same query count for the small and the bi
 """
 
 import argparse
-import os
 import sys
 import time
-import warnings
-from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = BENCH_DIR.parent
 GOAL_P50_MS = 150
 REP = "bench_rep1"
 SMALL_REP = "bench_rep_small"
@@ -60,6 +60,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--db-name", default="crm_bench_queue", help="database the benchmark owns")
     parser.add_argument("--fresh", action="store_true", help="drop and rebuild the bench database")
     parser.add_argument("--drop", action="store_true", help="drop the bench database at the end")
+    parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN ANALYZE")
     parser.add_argument("--smoke", action="store_true", help="CI size: 5,000 leads, 3 requests per scenario")
     args = parser.parse_args()
     if args.smoke:
@@ -71,7 +72,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-from benchdb import drop_database, insert_select, percentile, prepare_database, server_urls  # noqa: E402
+from adminload import explain, finish, install_stock_admin, measure, p50, print_table, start_django  # noqa: E402
+from benchdb import insert_select  # noqa: E402
 
 # --- loading (Django is set up from here on) ----------------------------------------------
 
@@ -171,6 +173,8 @@ def load(rows: int) -> None:
     from django.utils import timezone
 
     from crm.models import Call, Client, Lead, Message, Target, TimelineEvent, Transaction
+    from crm.services.next_actions import next_action_callback_backfill
+    from crm.services.reply_waiting import reply_waiting_backfill
 
     started = time.perf_counter()
     with transaction.atomic():
@@ -191,6 +195,12 @@ def load(rows: int) -> None:
         month = timezone.localdate().replace(day=1)
         for metric, goal in (("new_clients", 20), ("revenue", 1_000_000), ("replies", 300), ("leads", 500)):
             Target.objects.create(rep_id=users[REP], metric=metric, period="month", period_start=month, goal=goal)
+    backfilled = time.perf_counter()
+    with transaction.atomic():
+        waiting = reply_waiting_backfill()
+        callbacks = next_action_callback_backfill()
+    print(f"Queue facts filled by the migration's backfill in {time.perf_counter() - backfilled:.1f} s: "
+          f"{waiting:,} replies waiting, {callbacks:,} callbacks planned.")
     with connection.cursor() as cursor:
         for table in ("crm_lead", "crm_message", "crm_call", "crm_timelineevent", "crm_client", "crm_transaction"):
             cursor.execute(f"VACUUM ANALYZE {table}")
@@ -199,45 +209,6 @@ def load(rows: int) -> None:
 
 
 # --- measuring -----------------------------------------------------------------------------
-
-def install_stock_admin() -> None:
-    """The reference: a stock Unfold ModelAdmin over the same leads, on a site and URLconf of the
-    benchmark's own (the product's URLs are untouched), as bench/changelist.py does."""
-    import importlib
-    import types
-
-    from django.conf import settings
-    from django.contrib import admin
-    from django.urls import path
-    from unfold.admin import ModelAdmin
-
-    from crm.admin.base import ScopedQuerysetMixin
-    from crm.models import Lead
-
-    class StockLeadAdmin(ScopedQuerysetMixin, ModelAdmin):  # scoped, so the rep sees their own leads
-        list_display = ["business_name", "phone", "city", "status", "created_at"]
-
-    site = type(admin.site)(name="bench_stock")
-    for model, model_admin in admin.site._registry.items():
-        if model is not Lead:
-            site.register(model, type(model_admin))
-    site.register(Lead, StockLeadAdmin)
-    urls = types.ModuleType("bench_queue_urls")
-    urls.urlpatterns = [path("bench-stock-admin/", site.urls),
-                        *importlib.import_module(settings.ROOT_URLCONF).urlpatterns]
-    sys.modules[urls.__name__] = urls
-    settings.ROOT_URLCONF = urls.__name__
-
-
-def client_for(username: str):
-    from django.test import Client
-
-    from crm.models import User
-
-    client = Client()
-    client.force_login(User.objects.get(username=username))
-    return client
-
 
 def expected_top(username: str) -> int | None:
     """The rep's newest hot lead that is awake, or snoozed before an alert nobody acted on since
@@ -256,10 +227,12 @@ def expected_top(username: str) -> int | None:
             .order_by("-hot_at", "-id").values_list("pk", flat=True).first())
 
 
-def check(name: str, response, username: str, top: int | None) -> None:
+def check(plan: dict, response) -> None:
+    """Fail loudly rather than time an error page, an empty queue or a wrong first row."""
+    name, top = plan["name"], plan["top"]
     if response.status_code != 200:
         sys.exit(f"{name}: HTTP {response.status_code}, expected 200")
-    if name == "stock changelist (rep)":
+    if plan["stock"]:
         if b'class="field-business_name' not in response.content:
             sys.exit(f"{name}: no leads on the page")
         return
@@ -286,89 +259,50 @@ def check_isolation(response, username: str) -> None:
         sys.exit(f"{username}: the queue shows another rep's lead")
 
 
-def measure(requests: int, warmup: int) -> list[dict]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
+def scenarios(stock_url: str) -> list[dict]:
     from crm.models import User
 
     rep_id = User.objects.get(username=REP).pk
     plans = [
-        {"name": "queue page (rep, 100k leads)", "user": REP, "url": QUEUE_URL},
-        {"name": "queue refresh (rep)", "user": REP, "url": f"{ROWS_URL}?rep={rep_id}"},
-        {"name": "numbers (rep, fetched once)", "user": REP, "url": f"{NUMBERS_URL}?rep={rep_id}"},
-        {"name": "queue page (small rep)", "user": SMALL_REP, "url": QUEUE_URL},
-        {"name": "stock changelist (rep)", "user": REP, "url": STOCK_URL},
+        ("queue page (rep, 100k leads)", REP, QUEUE_URL),
+        ("queue refresh (rep)", REP, f"{ROWS_URL}?rep={rep_id}"),
+        ("numbers (rep, fetched once)", REP, f"{NUMBERS_URL}?rep={rep_id}"),
+        ("queue page (small rep)", SMALL_REP, QUEUE_URL),
+        ("stock changelist (rep)", REP, stock_url),
     ]
-    clients = {}
-    for plan in plans:
-        plan.update(client=clients.setdefault(plan["user"], client_for(plan["user"])), timings=[], queries=0,
-                    top=expected_top(plan["user"]))
-        for _ in range(warmup):
-            check(plan["name"], plan["client"].get(plan["url"]), plan["user"], plan["top"])
-    for _ in range(requests):
-        for plan in plans:
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = plan["client"].get(plan["url"])
-                elapsed = (time.perf_counter() - started) * 1000
-            check(plan["name"], response, plan["user"], plan["top"])
-            plan["timings"].append(elapsed)
-            plan["queries"] = max(plan["queries"], len(captured))
-            plan["last"] = response
-    for plan in plans:
-        if plan["name"].startswith("queue"):
-            check_isolation(plan["last"], plan["user"])
-    return plans
+    return [{"name": name, "user": user, "url": url, "stock": url == stock_url,
+             "top": None if url == stock_url else expected_top(user)} for name, user, url in plans]
 
 
 def main() -> None:
     args = parse_args()
-    sys.path.insert(0, str(PROJECT_DIR))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    maintenance_url, bench_url = server_urls(os.environ.get("DATABASE_URL", ""), args.db_name)
-    must_load = prepare_database(maintenance_url, bench_url, args.db_name, args.rows, args.fresh)
-    os.environ["DATABASE_URL"] = bench_url
-
-    import django
-    from django.conf import settings
-
-    warnings.filterwarnings("ignore", message="No directory at")
-    from django.core.management import call_command
-
-    django.setup()
-    db = settings.DATABASES["default"]
-    print(f"Settings {os.environ['DJANGO_SETTINGS_MODULE']}, DEBUG={settings.DEBUG}, database {db['NAME']!r}.")
-    call_command("migrate", verbosity=0, interactive=False)
+    maintenance_url, must_load = start_django(args.db_name, args.rows, args.fresh)
     if must_load:
         load(args.rows)
-    install_stock_admin()
-
     from crm.models import Lead
 
+    # Scoped: the rep sees their own leads, as on the product's list.
+    stock_url = install_stock_admin(Lead, ["business_name", "phone", "city", "status", "created_at"], scoped=True)
     print(f"{REP}: {Lead.objects.filter(assigned_rep__username=REP).count():,} leads; "
           f"{SMALL_REP}: {Lead.objects.filter(assigned_rep__username=SMALL_REP).count():,}.")
-    results = measure(args.requests, args.warmup)
-    print(f"\n{'scenario':<30} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
-    for r in results:
-        t = r["timings"]
-        print(f"{r['name']:<30} {len(t):>4} {percentile(t, 50):>8.1f} {percentile(t, 95):>8.1f} {max(t):>8.1f} "
-              f"{r['queries']:>8}")
+    results = measure(scenarios(stock_url), args.requests, args.warmup, check)
+    for plan in results:
+        if plan["name"].startswith("queue"):
+            check_isolation(plan["last"], plan["user"])
     page, rows, numbers, small, stock = results
-    p50, stock_p50 = percentile(page["timings"], 50), percentile(stock["timings"], 50)
+    print_table(results, ratio_to=lambda plan: None if plan["stock"] else stock)
+    if not args.no_explain:
+        explain([page, rows, small], "crm_lead")
+        explain([numbers], "crm_message")
+        explain([numbers], "crm_call")
     constant = page["queries"] == small["queries"]
-    met = p50 <= GOAL_P50_MS and constant
+    met = p50(page) <= GOAL_P50_MS and constant
     print(f"\nQueries: {page['queries']} for the rep's 100k leads, {small['queries']} for the small rep "
           f"({'constant' if constant else 'NOT constant'}). Goal p50 <= {GOAL_P50_MS} ms and constant queries: "
           f"{'met' if met else 'NOT met'}.")
-    if args.drop:
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(maintenance_url, args.db_name)
-    print(f"queue: p50={p50:.1f} queries={page['queries']} rows_p50={percentile(rows['timings'], 50):.1f} "
-          f"numbers_p50={percentile(numbers['timings'], 50):.1f} stock_p50={stock_p50:.1f} ratio={p50 / stock_p50:.2f}")
+    finish(maintenance_url, args.db_name, args.drop)
+    print(f"queue: p50={p50(page):.1f} queries={page['queries']} rows_p50={p50(rows):.1f} "
+          f"numbers_p50={p50(numbers):.1f} stock_p50={p50(stock):.1f} ratio={p50(page) / p50(stock):.2f}")
     if not constant:
         sys.exit(1)
 

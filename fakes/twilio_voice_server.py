@@ -4,7 +4,10 @@ It speaks just enough of `/2010-04-01/Accounts/{sid}/Calls.json` (create) for
 crm.integrations.voice, checks HTTP Basic auth and records every request. Like Twilio, each
 created call then plays out in a thread: signed status callbacks to the call's StatusCallback
 (initiated, ringing), the rep "answers" and the call's TwiML URL is fetched with a signed POST
-(kept in `twiml`), then in-progress and completed with a CallDuration.
+(kept in `twiml`), then in-progress. When that TwiML dials a <Number>, the lead's leg plays out
+as a child call (ParentCallSid) reporting to the Number's statusCallback: it rings
+`lead_ring_seconds`, is answered and talks `talk_seconds` (or ends "no-answer"). Last the rep's
+call completes with its CallDuration, which, as Twilio's does, counts the lead's ringing too.
 
     with FakeTwilioVoiceServer(account_sid="AC...", auth_token="...") as fake:
         backend = TwilioVoiceBackend(account_sid=..., auth_token=..., api_base_url=fake.base_url)
@@ -19,6 +22,7 @@ import json
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +33,15 @@ from twilio.request_validator import RequestValidator
 from fakes.http_server import LocalServer
 
 API_PREFIX = "/2010-04-01/Accounts/"
+REP_HANGS_UP_SECONDS = 4  # the rep's leg when the TwiML dials nobody
+
+
+def _dialled_number(twiml: str) -> ET.Element | None:
+    """The <Dial><Number> of a TwiML answer, if it dials one."""
+    try:
+        return ET.fromstring(twiml).find("./Dial/Number")
+    except ET.ParseError:
+        return None
 
 
 @dataclass
@@ -43,10 +56,13 @@ class VoiceRequest:
 class FakeTwilioVoiceServer(LocalServer):
     account_sid: str = "AC" + "0" * 32
     auth_token: str = "fake-auth-token"
-    talk_seconds: int = 61  # the CallDuration reported with "completed"
+    talk_seconds: int = 61  # the lead's leg's CallDuration: answered to hang-up
+    lead_ring_seconds: int = 14  # how long the lead's phone rings before they answer
+    lead_answers: bool = True  # False: the lead's leg ends "no-answer"
     step_delay: float = 0.1  # seconds between one callback and the next
     requests: list[VoiceRequest] = field(default_factory=list)
-    # (sid, CallStatus or "twiml", HTTP status the app answered, or 0 when the post failed)
+    # (sid of the call placed, CallStatus or "twiml" or "lead:<CallStatus>" for the lead's leg,
+    #  HTTP status the app answered, or 0 when the post failed)
     callbacks: list[tuple[str, str, int]] = field(default_factory=list)
     twiml: dict[str, str] = field(default_factory=dict)  # sid -> the TwiML the app answered
     fail_with: tuple[int, int] | None = None  # (HTTP status, Twilio code) for every create
@@ -72,36 +88,71 @@ class FakeTwilioVoiceServer(LocalServer):
         except httpx.HTTPError:
             return 0
 
+    def _fetch_twiml(self, url: str, params: dict[str, str]) -> tuple[int, str]:
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        try:
+            answer = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+            return answer.status_code, answer.text
+        except httpx.HTTPError:
+            return 0, ""
+
+    def _record(self, sid: str, status: str, code: int) -> None:
+        with self._lock:
+            self.callbacks.append((sid, status, code))
+
     def _play(self, sid: str, form: dict[str, str]) -> None:
+        """The rep's leg rings and is answered; its TwiML is fetched; a <Dial><Number> in it is
+        played as Twilio does: a child call to the lead that rings `lead_ring_seconds`, is
+        answered (or not: `lead_answers`) and talks `talk_seconds`, reporting to the Number's
+        statusCallback for its statusCallbackEvent events; then the rep's leg completes, its
+        CallDuration counting the lead's ringing and the talk."""
         base = {"CallSid": sid, "AccountSid": self.account_sid, "From": form.get("From", ""),
                 "To": form.get("To", ""), "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
         callback = form.get("StatusCallback", "")
-        steps: list[tuple[str, dict[str, str]]] = [("initiated", {}), ("ringing", {}), ("twiml", {}),
-                                                   ("in-progress", {}),
-                                                   ("completed", {"CallDuration": str(self.talk_seconds)})]
-        for status, extra in steps:
+        for status in ("initiated", "ringing"):
             time.sleep(self.step_delay)
-            if status == "twiml":
-                url, params = form.get("Url", ""), {**base, "CallStatus": "in-progress"}
-            else:
-                url, params = callback, {**base, "CallStatus": status, **extra}
-            if not url:
-                continue
-            if status == "twiml":
-                signature = RequestValidator(self.auth_token).compute_signature(url, params)
-                try:
-                    answer = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
-                    code, text = answer.status_code, answer.text
-                except httpx.HTTPError:
-                    code, text = 0, ""
-                with self._lock:
-                    self.twiml[sid] = text
-            else:
-                code = self._post(url, params)
+            if callback:
+                self._record(sid, status, self._post(callback, {**base, "CallStatus": status}))
+        time.sleep(self.step_delay)
+        text = ""
+        if form.get("Url"):
+            code, text = self._fetch_twiml(form["Url"], {**base, "CallStatus": "in-progress"})
             with self._lock:
-                self.callbacks.append((sid, status, code))
+                self.twiml[sid] = text
+            self._record(sid, "twiml", code)
+        time.sleep(self.step_delay)
+        if callback:
+            self._record(sid, "in-progress", self._post(callback, {**base, "CallStatus": "in-progress"}))
+        rep_seconds = REP_HANGS_UP_SECONDS
+        number = _dialled_number(text)
+        if number is not None:
+            rep_seconds = self._play_lead_leg(sid, base, number)
+        time.sleep(self.step_delay)
+        if callback:
+            self._record(sid, "completed", self._post(callback, {**base, "CallStatus": "completed",
+                                                                 "CallDuration": str(rep_seconds)}))
         with self._lock:
             self._done[sid].set()
+
+    def _play_lead_leg(self, parent_sid: str, base: dict[str, str], number: ET.Element) -> int:
+        """The child call to the lead; returns how long the rep's leg lasted with it."""
+        child = {**base, "CallSid": "CA" + uuid.uuid4().hex, "ParentCallSid": parent_sid,
+                 "To": (number.text or "").strip(), "Direction": "outbound-dial"}
+        url = number.get("statusCallback", "")
+        events = set((number.get("statusCallbackEvent") or "completed").split())
+
+        def report(event: str, status: str, **extra: str) -> None:
+            time.sleep(self.step_delay)
+            if url and event in events:
+                self._record(parent_sid, f"lead:{status}", self._post(url, {**child, "CallStatus": status, **extra}))
+
+        report("ringing", "ringing")
+        if not self.lead_answers:
+            report("completed", "no-answer")
+            return self.lead_ring_seconds
+        report("answered", "in-progress")
+        report("completed", "completed", CallDuration=str(self.talk_seconds))
+        return self.lead_ring_seconds + self.talk_seconds
 
     # --- serving (called from the handler thread) -----------------------------------------
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from crm.models import BulkSend, ImportBatch, Lead, Message, User, WebhookEvent
 from crm.services.messaging.bulk_send import bulk_dedupe_key
+from crm.services.reply_waiting import reply_waiting_backfill
 
 from .activity import demo_activity_build
 from .billing import demo_billing_build
@@ -126,6 +127,9 @@ def _load(*, rng: random.Random, now: datetime) -> None:
     _add_sms_webhooks(plans, billing_rows, rng)
     _add_bulk_send(plans, company, billing_rows, rng, now)
     billing_rows.flush()
+    # The texts and calls went in as rows: the replies still waiting for an answer are read
+    # from them by the rule the live paths keep (the rep's queue shows them).
+    reply_waiting_backfill(lead_ids=[plan.lead.pk for plan in plans])
 
 
 def _add_bulk_send(plans: list, company: DemoCompany, rows: RowCollector, rng: random.Random, now: datetime) -> None:

@@ -21,7 +21,14 @@ from twilio.rest import Client
 
 # The call statuses Twilio posts to a status callback, one request each.
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
-# How long a simulated conversation lasts.
+# The lead's leg (the <Number> the TwiML dials): when the lead answered, and the talk time.
+LEAD_LEG_CALLBACK_EVENTS = ["answered", "completed"]
+# Where a stored status callback says which leg it is about ("lead": the <Number>'s callbacks;
+# absent: the call placed to the rep).
+LEG_KEY = "crm_leg"
+LEAD_LEG = "lead"
+# A simulated call: the lead's phone rings this long, then they talk this long.
+SIMULATED_RING_SECONDS = 12
 SIMULATED_DURATION_SECONDS = 95
 
 
@@ -50,11 +57,18 @@ class OfflineVoiceBackend:
         return CallResult(sid="CA" + uuid.uuid4().hex, status="queued")
 
     def simulated_callbacks(self, *, sid: str) -> list[dict[str, str]]:
-        """The status callbacks Twilio would post for a call the rep and the lead answer."""
+        """The status callbacks Twilio would post for a call the rep and the lead answer: the
+        rep's leg rings and is answered, the lead's leg (a child call) rings, is answered and
+        ends, then the rep's leg ends, its duration counting the lead's ringing too."""
+        lead_sid = "CA" + uuid.uuid5(uuid.NAMESPACE_URL, sid).hex
+        lead_leg = {"CallSid": lead_sid, "ParentCallSid": sid, LEG_KEY: LEAD_LEG}
         return [
             {"CallSid": sid, "CallStatus": "ringing"},
             {"CallSid": sid, "CallStatus": "in-progress"},
-            {"CallSid": sid, "CallStatus": "completed", "CallDuration": str(SIMULATED_DURATION_SECONDS)},
+            {**lead_leg, "CallStatus": "in-progress"},
+            {**lead_leg, "CallStatus": "completed", "CallDuration": str(SIMULATED_DURATION_SECONDS)},
+            {"CallSid": sid, "CallStatus": "completed",
+             "CallDuration": str(SIMULATED_RING_SECONDS + SIMULATED_DURATION_SECONDS)},
         ]
 
 

@@ -149,6 +149,13 @@ class Lead(models.Model):
     # What the rep does next and when: the lead leaves the rep's queue until then.
     next_action = models.CharField(max_length=200, blank=True)
     next_action_at = models.DateTimeField(null=True, blank=True)
+    # Set with the next action when it is a callback the lead asked for (a call logged
+    # "callback"): the queue's "Callback due" bucket, told apart from a plain follow-up.
+    next_action_is_callback = models.BooleanField(default=False, editable=False)
+    # The newest text from the lead while nobody has answered it (no text sent to the lead and
+    # no call the lead answered since); None when answered or never texted. Kept by
+    # crm.services.reply_waiting alone: the queue's "Reply waiting" bucket reads it.
+    awaiting_reply_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -157,6 +164,9 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["assigned_rep", "next_action_at"], name="lead_rep_next_action"),
             models.Index(fields=["assigned_rep", "-hot_at"], condition=Q(priority="HOT"), name="lead_rep_hot"),
+            # The queue's "Reply waiting" bucket (crm/selectors/queue.py): a few rows per rep.
+            models.Index(fields=["assigned_rep", "awaiting_reply_since"],
+                         condition=Q(awaiting_reply_since__isnull=False), name="lead_rep_awaiting"),
             models.Index(fields=["assigned_rep", "priority", "status"], name="lead_rep_prio_status"),
             models.Index(fields=["assigned_rep", "-created_at", "-id"], name="lead_rep_created"),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),

@@ -6,9 +6,12 @@ refresh partial `crm_my_queue_rows`). Each lead is in at most one bucket, the fi
 1. HOT       - priority HOT (not paid or lost). Newest alert first (hot_at descending): the lead
                on the preview page right now is the one to call. The row carries the alert time
                and the first call or text after it (the speed-to-lead timer stops there).
-2. REPLY     - status REPLIED and the lead's last text is inbound (newer than any outbound text
-               that was not canceled or failed). Longest waiting first.
-3. CALLBACK  - next_action_at has come and the lead's last call's outcome is "callback".
+2. REPLY     - status REPLIED and the lead's last text is unanswered: Lead.awaiting_reply_since, the
+               newest text from the lead while no text went to it and it answered no call since
+               (kept by crm.services.reply_waiting alone). Longest waiting first.
+3. CALLBACK  - next_action_at has come and the next action is a callback the lead asked for
+               (Lead.next_action_is_callback: set with the next action when a call is logged
+               "callback", crm.services.next_actions).
 4. FOLLOW_UP - any other lead whose next_action_at has come. Most overdue first (as callbacks).
 
 Left out: leads of other reps, opted-out leads, and snoozed leads (next_action_at in the future:
@@ -18,19 +21,21 @@ the last thing a person did on it (the newest timeline event with an actor: a ca
 note, a text sent, the next action set). A fresh alert or a reply nobody has seen beats an older
 plan; one the rep has already acted on (called, then set "callback tomorrow") stays snoozed.
 
-Queries: four, whatever the number of leads. Three read the candidates with their sort keys, one
-per source: the rep's hot leads (lead_rep_hot), replied leads (lead_rep_prio_status) and due
-leads (lead_rep_next_action); the buckets, counts and order are made from them in Python. The
-fourth reads what is shown for the first `limit` rows. Their subqueries probe per-lead indexes
-(message_lead_time, call_lead_time, timeline_lead_time), newest first, one row each. (Three small
-statements rather than one with CASE: each stays under PostgreSQL's JIT threshold, whose compile
-time alone would cost more than the query at 100,000 leads.)
+Counts are exact. Queries: four, whatever the number of leads (three with limit=0, the counts
+alone, as the rep's dashboard asks). One per bucket source, each reading its own index and
+returning its first `limit` rows with its count(s) as window counts over every row it keeps:
+the rep's hot leads (lead_rep_hot), waiting replies (lead_rep_awaiting, partial: a few rows per
+rep), due leads (lead_rep_next_action; callbacks and follow-ups counted apart in the same scan).
+Each bucket's test is on the lead's own columns, so a lead is counted once, in its first bucket;
+only a snoozed lead's "did a person act since?" probes the timeline (timeline_lead_time). The
+fourth reads what is shown for the rows kept; its subqueries probe per-lead indexes
+(message_lead_time, call_lead_time), newest first, one row each.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Exists, IntegerChoices, OuterRef, Q, Subquery
+from django.db.models import Case, Count, Exists, IntegerChoices, OuterRef, Q, Subquery, Value, When, Window
 
 from crm.models import Call, Lead, Message, TimelineEvent
 
@@ -45,8 +50,9 @@ class Bucket(IntegerChoices):
 
 
 BUCKET_KEYS = {Bucket.HOT: "hot", Bucket.REPLY: "reply", Bucket.CALLBACK: "callback", Bucket.FOLLOW_UP: "follow_up"}
-# Outbound texts that never went out are no answer to a reply.
+# Outbound texts that never went out: no first touch after an alert.
 NOT_AN_ANSWER = [Message.Status.CANCELED, Message.Status.FAILED]
+CLOSED = [Lead.Status.PAID, Lead.Status.LOST]
 
 
 @dataclass(frozen=True)
@@ -92,56 +98,51 @@ def _person_acted_since(field: str) -> Exists:
                                                created_at__gte=OuterRef(field)))
 
 
-def _hot(rep_id: int, now: datetime) -> list[tuple[int, datetime]]:
-    """(lead id, alert time) of the HOT bucket (the lead_rep_hot index)."""
-    return list(
-        Lead.objects.filter(assigned_rep_id=rep_id, priority=Lead.Priority.HOT, hot_at__isnull=False,
-                            opted_out_at__isnull=True)
-        .exclude(status__in=[Lead.Status.PAID, Lead.Status.LOST])
-        .filter(_awake(now) | ~_person_acted_since("hot_at"))
-        .order_by().values_list("pk", "hot_at")
-    )
+def _is_hot(now: datetime) -> Q:
+    """In the HOT bucket (with the rep's, not opted out): hot, open, awake or alerted anew."""
+    return (Q(priority=Lead.Priority.HOT, hot_at__isnull=False) & ~Q(status__in=CLOSED)
+            & (_awake(now) | ~_person_acted_since("hot_at")))
 
 
-def _replies(rep_id: int, now: datetime) -> list[tuple[int, datetime]]:
-    """(lead id, last inbound text's time) of replied leads whose last text is inbound."""
-    texts = Message.objects.filter(lead=OuterRef("pk")).order_by("-created_at")  # message_lead_time, newest first
-    return list(
-        Lead.objects.filter(assigned_rep_id=rep_id, status=Lead.Status.REPLIED, opted_out_at__isnull=True)
-        .alias(last_direction=Subquery(texts.exclude(status__in=NOT_AN_ANSWER).values("direction")[:1]))
-        .filter(last_direction=Message.Direction.INBOUND)
-        .annotate(replied_at=Subquery(texts.filter(direction=Message.Direction.INBOUND).values("created_at")[:1]))
-        .filter(_awake(now) | ~_person_acted_since("replied_at"))
-        .order_by().values_list("pk", "replied_at")
-    )
+def _is_reply(now: datetime) -> Q:
+    """Would be in the REPLY bucket (if not HOT): replied, its last text unanswered, awake or
+    the reply newer than anything a person did."""
+    return (Q(status=Lead.Status.REPLIED, awaiting_reply_since__isnull=False)
+            & (_awake(now) | ~_person_acted_since("awaiting_reply_since")))
 
 
-def _due(rep_id: int, now: datetime) -> list[tuple[int, datetime, str]]:
-    """(lead id, due time, last call's outcome) of leads whose next action has come
-    (the lead_rep_next_action index)."""
-    last_call = Call.objects.filter(lead=OuterRef("pk")).order_by("-created_at")  # call_lead_time
-    return list(
-        Lead.objects.filter(assigned_rep_id=rep_id, next_action_at__lte=now, opted_out_at__isnull=True)
-        .annotate(last_call_outcome=Subquery(last_call.values("outcome")[:1]))
-        .order_by().values_list("pk", "next_action_at", "last_call_outcome")
-    )
+def _counted(queryset, *, counts: dict[str, Window], order: list[str], values: list[str], limit: int) -> list[dict]:
+    """The first `limit` rows (at least one, which carries the counts: window counts over
+    every row the filter keeps, computed before the LIMIT)."""
+    return list(queryset.annotate(**counts).order_by(*order).values(*values, *counts)[:max(limit, 1)])
 
 
-def _keyed(rep_id: int, now: datetime) -> list[tuple[tuple, int, Bucket]]:
-    """Every lead in the queue as (sort key, id, bucket), each in the first bucket it meets."""
-    keyed, seen = [], set()
-    for pk, hot_at in _hot(rep_id, now):
-        keyed.append(((Bucket.HOT, -hot_at.timestamp(), -pk), pk, Bucket.HOT))  # newest alert first
-        seen.add(pk)
-    for pk, replied_at in _replies(rep_id, now):
-        if pk not in seen:
-            keyed.append(((Bucket.REPLY, replied_at.timestamp(), pk), pk, Bucket.REPLY))  # longest waiting first
-            seen.add(pk)
-    for pk, due_at, outcome in _due(rep_id, now):
-        if pk not in seen:
-            bucket = Bucket.CALLBACK if outcome == Call.Outcome.CALLBACK else Bucket.FOLLOW_UP
-            keyed.append(((bucket, due_at.timestamp(), pk), pk, bucket))  # most overdue first
-    return sorted(keyed)
+def _bucket_rows(rep_id: int, now: datetime, limit: int) -> tuple[list[tuple[int, Bucket]], dict[str, int]]:
+    """(lead id, bucket) of the first `limit` rows of each bucket in queue order, and every
+    bucket's count. Three queries, one per index."""
+    mine = Lead.objects.filter(assigned_rep_id=rep_id, opted_out_at__isnull=True)
+    total = {"n": Window(Count("pk"))}
+    # HOT: lead_rep_hot; newest alert first.
+    hot = _counted(mine.filter(_is_hot(now)), counts=total, order=["-hot_at", "-pk"], values=["pk"], limit=limit)
+    # REPLY: lead_rep_awaiting; longest waiting first.
+    replies = _counted(mine.filter(_is_reply(now)).exclude(_is_hot(now)), counts=total,
+                       order=["awaiting_reply_since", "pk"], values=["pk"], limit=limit)
+    # CALLBACK then FOLLOW_UP: lead_rep_next_action; most overdue first. Due means awake, so
+    # the HOT and REPLY tests need no timeline here.
+    callback = Q(next_action_is_callback=True)
+    due = _counted(
+        mine.filter(next_action_at__lte=now)
+        .exclude(Q(priority=Lead.Priority.HOT, hot_at__isnull=False) & ~Q(status__in=CLOSED))
+        .exclude(status=Lead.Status.REPLIED, awaiting_reply_since__isnull=False),
+        counts={"callbacks": Window(Count(Case(When(callback, then=Value(1))))),
+                "follow_ups": Window(Count(Case(When(~callback, then=Value(1)))))},
+        order=["-next_action_is_callback", "next_action_at", "pk"], values=["pk", "next_action_is_callback"],
+        limit=limit)
+    counts = {"hot": hot[0]["n"] if hot else 0, "reply": replies[0]["n"] if replies else 0,
+              "callback": due[0]["callbacks"] if due else 0, "follow_up": due[0]["follow_ups"] if due else 0}
+    top = ([(row["pk"], Bucket.HOT) for row in hot] + [(row["pk"], Bucket.REPLY) for row in replies]
+           + [(row["pk"], Bucket.CALLBACK if row["next_action_is_callback"] else Bucket.FOLLOW_UP) for row in due])
+    return top[:limit], counts
 
 
 def _minutes(seconds: float) -> str:
@@ -172,12 +173,9 @@ def _reason(bucket: int, since: datetime, now: datetime, *, reached_at=None, sni
 
 
 def rep_queue(*, rep_id: int, now: datetime, limit: int = QUEUE_LIMIT) -> Queue:
-    """The rep's queue at `now`: every bucket counted, the first `limit` rows in order. Four queries."""
-    keyed = _keyed(rep_id, now)
-    counts = {key: 0 for key in BUCKET_KEYS.values()}
-    for _, _, bucket in keyed:
-        counts[BUCKET_KEYS[bucket]] += 1
-    top = [(pk, bucket) for _, pk, bucket in keyed[:limit]]
+    """The rep's queue at `now`: every bucket counted, the first `limit` rows in order. Four
+    queries (three with limit=0: the counts alone)."""
+    top, counts = _bucket_rows(rep_id, now, limit)
     if not top:
         return Queue(rows=[], counts=counts)
     first_call = (Call.objects.filter(lead=OuterRef("pk"), created_at__gte=OuterRef("hot_at"))
@@ -189,10 +187,10 @@ def rep_queue(*, rep_id: int, now: datetime, limit: int = QUEUE_LIMIT) -> Queue:
     shown = {
         row["pk"]: row for row in Lead.objects.filter(pk__in=[pk for pk, _ in top]).annotate(
             first_call_at=Subquery(first_call), first_text_at=Subquery(first_text),
-            replied_at=Subquery(last_in.values("created_at")[:1]), reply_body=Subquery(last_in.values("body")[:1]),
+            reply_body=Subquery(last_in.values("body")[:1]),
         ).order_by().values("pk", "business_name", "contact_first_name", "contact_last_name", "phone", "city",
                             "status", "hot_at", "next_action", "next_action_at", "first_call_at", "first_text_at",
-                            "replied_at", "reply_body")
+                            "awaiting_reply_since", "reply_body")
     }
     rows = []
     for pk, bucket in top:
@@ -203,7 +201,7 @@ def rep_queue(*, rep_id: int, now: datetime, limit: int = QUEUE_LIMIT) -> Queue:
             touches = [t for t in (lead["first_call_at"], lead["first_text_at"]) if t is not None]
             reached_at = min(touches) if touches else None
         elif bucket == Bucket.REPLY:
-            since, snippet = lead["replied_at"], lead["reply_body"] or ""
+            since, snippet = lead["awaiting_reply_since"], lead["reply_body"] or ""
         else:
             since = lead["next_action_at"]
         rows.append(QueueRow(

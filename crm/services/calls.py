@@ -5,6 +5,11 @@ Twilio fetches our TwiML, which dials the lead and bridges the two. The Call row
 before Twilio is asked (a crash never leaves a call nobody knows about), and its status only
 moves forward. Without Twilio keys the offline backend's simulated callbacks are applied by
 the worker, so the whole flow works on a laptop.
+
+Two legs report: the call Twilio placed to the rep (its status callbacks: the Call's status and
+end) and the lead's leg our <Dial><Number> places once the rep answered (callbacks to the same
+URL with ?leg=lead, with ParentCallSid). The Call's answer (answered_at) and duration are the
+lead's leg's: the rep's leg's CallDuration also counts the time the lead's phone rang.
 """
 
 import re
@@ -18,11 +23,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.enqueue import call_simulation_enqueue
-from crm.integrations.voice import OfflineVoiceBackend, VoiceCallError, get_voice_backend
+from crm.integrations.voice import LEAD_LEG, LEG_KEY, OfflineVoiceBackend, VoiceCallError, get_voice_backend
 from crm.models import Call, CompanySettings, Lead, RepProfile, TimelineEvent, WebhookEvent
 from crm.services.messaging.gate import Decision, lead_zones
 from crm.services.messaging.quiet_hours import LEGAL_EARLIEST, LEGAL_LATEST, Window, describe_local, is_allowed
 from crm.services.next_actions import lead_next_action_set
+from crm.services.reply_waiting import call_talked, reply_waiting_answered
 
 CALL_WINDOW = Window(LEGAL_EARLIEST, LEGAL_LATEST)  # 08:00-21:00 in the lead's zone
 # A call still ringing or talking this recently blocks a second one (a double click).
@@ -187,34 +193,86 @@ def call_bridge_plan(*, call_id: int) -> BridgePlan:
     return BridgePlan(dial=True, lead_phone=call.lead.phone, caller_id=call.from_number, record=call.recorded)
 
 
-def _status_apply(*, call: Call, payload: dict, now: datetime) -> str:
-    status = ALIASES.get(payload.get("CallStatus", ""), payload.get("CallStatus", ""))
-    if status not in RANK:
-        return f"ignored: unknown status {status!r}"
-    sid = payload.get("CallSid", "")
-    if call.provider_sid and sid and call.provider_sid != sid:
-        return f"ignored: {sid} is not this call's SID"
+def _final_event(call: Call, status: str, duration: int) -> None:
+    """The call's "ended" timeline entry: written once, brought up to date by later news of the
+    lead's leg (its talk time, or that it never answered)."""
+    data = {"call": call.pk, "status": status, "duration_seconds": duration}
+    ended = TimelineEvent.objects.filter(lead_id=call.lead_id, kind=TimelineEvent.Kind.CALL, data__call=call.pk,
+                                         data__has_key="duration_seconds")
+    if not ended.update(data=data):
+        TimelineEvent.objects.create(lead_id=call.lead_id, kind=TimelineEvent.Kind.CALL, actor_id=call.rep_id,
+                                     data=data)
+
+
+def _rep_leg_apply(*, call: Call, status: str, sid: str, now: datetime) -> str:
+    """The call Twilio placed, to the rep's phone: its status moves forward only. Its answer is
+    the rep's and its CallDuration counts the lead's ringing too, so neither is the call's: the
+    lead's leg says when the lead answered and how long they talked."""
     if call.status in FINAL or RANK[status] <= RANK[call.status]:
         return f"ignored: {call.status} does not move back to {status}"
     updates: dict = {"status": status}
     if sid and not call.provider_sid:
         updates["provider_sid"] = sid
-    if status == Call.Status.IN_PROGRESS:
-        updates["answered_at"] = call.answered_at or now
-    duration = 0
     if status in FINAL:
+        updates["ended_at"] = now
+    Call.objects.filter(pk=call.pk).update(**updates)
+    if status in FINAL:
+        _final_event(call, status, call.duration_seconds)
+    return f"{call.status} -> {status}"
+
+
+def _lead_leg_apply(*, call: Call, status: str, payload: dict, now: datetime) -> str:
+    """The lead's leg (the <Number> our TwiML dials, a child of the rep's call): its answer is
+    the call's answer, its CallDuration the talk time. A leg that never answered (busy, no
+    answer, failed, canceled) ends the call with that status, even after the rep's leg said
+    "completed"."""
+    parent = payload.get("ParentCallSid", "")
+    if call.provider_sid and parent and parent != call.provider_sid:
+        return f"ignored: {parent} is not this call's SID"
+    updates: dict = {}
+    if status == Call.Status.IN_PROGRESS:
+        answered_at = call.answered_at or now
+        updates["answered_at"] = answered_at
+        if RANK[call.status] < RANK[status]:
+            updates["status"] = status
+    elif status == Call.Status.COMPLETED:
         raw = str(payload.get("CallDuration") or "")
         duration = int(raw) if DURATION.fullmatch(raw) else 0
-        updates.update(duration_seconds=duration, ended_at=now)
-        if duration and call.answered_at is None:
-            updates["answered_at"] = now - timedelta(seconds=duration)
-    # Conditional on the status read above, so a concurrent callback cannot move it back.
-    if not Call.objects.filter(pk=call.pk, status=call.status).update(**updates):
-        return "ignored: changed concurrently"
-    if status in FINAL:
-        TimelineEvent.objects.create(lead_id=call.lead_id, kind=TimelineEvent.Kind.CALL, actor_id=call.rep_id,
-                                     data={"call": call.pk, "status": status, "duration_seconds": duration})
-    return f"{call.status} -> {status}"
+        answered_at = call.answered_at or (now - timedelta(seconds=duration) if duration else None)
+        updates.update(duration_seconds=duration, answered_at=answered_at)
+    elif status in FINAL:  # the lead never answered
+        answered_at = None
+        if call.answered_at is not None or call.duration_seconds:
+            return f"ignored: the lead's leg was answered, not {status}"
+        if call.status not in FINAL or call.status == Call.Status.COMPLETED:
+            updates.update(status=status, ended_at=call.ended_at or now)
+    else:
+        return f"ignored: the lead's leg {status}"
+    if not updates:
+        return f"ignored: the lead's leg {status} changes nothing"
+    Call.objects.filter(pk=call.pk).update(**updates)
+    if answered_at is not None:
+        reply_waiting_answered(lead_id=call.lead_id, at=answered_at)  # the rep's queue: a reply answered
+    final_status = updates.get("status", call.status)
+    if final_status in FINAL and (call.status in FINAL or status != Call.Status.COMPLETED):
+        _final_event(call, final_status, updates.get("duration_seconds", call.duration_seconds))
+    return f"lead {status}"
+
+
+def _status_apply(*, call: Call, payload: dict, now: datetime) -> str:
+    status = ALIASES.get(payload.get("CallStatus", ""), payload.get("CallStatus", ""))
+    if status not in RANK:
+        return f"ignored: unknown status {status!r}"
+    sid = payload.get("CallSid", "")
+    lead_leg = payload.get(LEG_KEY) == LEAD_LEG
+    if not lead_leg and call.provider_sid and sid and call.provider_sid != sid:
+        return f"ignored: {sid} is not this call's SID"
+    with transaction.atomic():
+        # One callback at a time per call: the two legs' callbacks may arrive together.
+        call = Call.objects.select_for_update().get(pk=call.pk)
+        if lead_leg:
+            return _lead_leg_apply(call=call, status=status, payload=payload, now=now)
+        return _rep_leg_apply(call=call, status=status, sid=sid, now=now)
 
 
 def call_status_apply(*, webhook_event: WebhookEvent) -> str:
@@ -268,6 +326,9 @@ def call_outcome_log(*, lead: Lead, rep, outcome: str, callback_at: datetime | N
     call.save()
     TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.CALL, actor=rep, data={
         "call": call.pk, "outcome": outcome, "callback_at": call.callback_at.isoformat() if call.callback_at else None})
+    if call_talked(outcome):  # the rep's queue: they talked, so a reply before the call is answered
+        reply_waiting_answered(lead_id=lead.pk, at=call.answered_at or call.created_at or now)
     status = OUTCOME_STATUS.get(outcome, Lead.Status.CONTACTED if lead.status == Lead.Status.NEW else "")
-    lead_next_action_set(lead=lead, actor=rep, status=status, next_action=next_action, next_action_at=next_action_at)
+    lead_next_action_set(lead=lead, actor=rep, status=status, next_action=next_action, next_action_at=next_action_at,
+                         callback=outcome == Call.Outcome.CALLBACK)
     return call

@@ -133,9 +133,11 @@ def test_rep_walk_hot_lead_call_and_callback(device, transactional_db, live_serv
         placed = next(r for r in twilio_live.requests if r.path.endswith("/Calls.json"))
         assert placed.form["To"] == "+15125550111" and placed.form["From"] == "+15125550100"
         twiml = twilio_live.twiml[call.provider_sid]
-        assert '<Dial callerId="+15125550100">' in twiml and "<Number>+15125550142</Number>" in twiml
+        assert '<Dial callerId="+15125550100">' in twiml and 'statusCallbackMethod="POST">+15125550142</Number>' in twiml
+        # Both legs reported; the duration is the lead's leg's talk time (73 s), not the rep's leg's
+        # (which also counts the lead's phone ringing).
         assert {status for _, status, answer in twilio_live.callbacks if answer == 200} == {
-            "initiated", "ringing", "twiml", "in-progress", "completed"}
+            "initiated", "ringing", "twiml", "in-progress", "lead:in-progress", "lead:completed", "completed"}
 
         # A saved reply fills the reply box in one click, merge fields filled in for the lead.
         rep_page.click("[data-saved-reply]")

@@ -11,6 +11,7 @@ from crm.models import CompanySettings, Enrollment, Lead, Message, Notification,
 from crm.services.engagement import engagement_score
 from crm.services.messaging.optout import lead_opt_in, lead_opt_out, lead_sequences_stop
 from crm.services.notifications import notify
+from crm.services.reply_waiting import reply_waiting_start
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
@@ -41,6 +42,7 @@ def _store_inbound(lead: Lead, payload: dict, now) -> Message:
     TimelineEvent.objects.create(lead=lead, kind=TimelineEvent.Kind.MESSAGE_IN,
                                  data={"message": message.pk, "body": message.body[:160]})
     lead_count_inbound(lead=lead)
+    reply_waiting_start(lead_id=lead.pk, at=message.created_at)  # the rep's queue: a reply waits
     return message
 
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.models import Lead, Message, RepProfile, TimelineEvent
+from crm.services.reply_waiting import reply_waiting_start
 from tests.crm.admin import admin_url
 from tests.factories import LeadFactory, MessageFactory, RepUserFactory
 
@@ -29,6 +30,13 @@ def fixed_clock():
 def _hot(rep, minutes_ago=3, **kwargs):
     return LeadFactory(assigned_rep=rep, priority=Lead.Priority.HOT, hot_at=NOW - timedelta(minutes=minutes_ago),
                        **kwargs)
+
+
+def _replied(lead, body="hi"):
+    """A text from the lead, with what the inbound path does: its reply waits for an answer."""
+    message = MessageFactory(lead=lead, direction=Message.Direction.INBOUND, status="received", body=body)
+    reply_waiting_start(lead_id=lead.pk, at=message.created_at)
+    return message
 
 
 def _row_ids(html: str) -> list[int]:
@@ -52,7 +60,7 @@ def test_a_rep_sees_their_own_queue_only(rep_client, rep_user, other_rep):
 def test_each_row_says_why_and_the_counts_are_on_top(rep_client, rep_user):
     hot = _hot(rep_user, minutes_ago=4)
     replied = LeadFactory(assigned_rep=rep_user, status=Lead.Status.REPLIED)
-    MessageFactory(lead=replied, direction=Message.Direction.INBOUND, status="received", body="Call me")
+    _replied(replied, body="Call me")
     LeadFactory(assigned_rep=rep_user, next_action_at=NOW - timedelta(hours=1), next_action="Send quote")
     html = rep_client.get(QUEUE).content.decode()
     assert _row_ids(html)[0] == hot.pk
@@ -159,7 +167,7 @@ def test_page_queries_do_not_grow_with_the_queue(rep_client, rep_user):
     for i in range(30):
         _hot(rep_user, minutes_ago=i)
         replied = LeadFactory(assigned_rep=rep_user, status=Lead.Status.REPLIED)
-        MessageFactory(lead=replied, direction=Message.Direction.INBOUND, status="received")
+        _replied(replied)
         LeadFactory(assigned_rep=rep_user, next_action_at=NOW - timedelta(minutes=i + 1))
     big = _page_queries(rep_client, QUEUE), _page_queries(rep_client, ROWS)
     assert small == big

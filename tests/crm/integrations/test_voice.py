@@ -3,6 +3,9 @@
 import pytest
 
 from crm.integrations.voice import (
+    LEAD_LEG,
+    LEG_KEY,
+    SIMULATED_DURATION_SECONDS,
     STATUS_CALLBACK_EVENTS,
     OfflineVoiceBackend,
     TwilioVoiceBackend,
@@ -71,9 +74,16 @@ def test_offline_backend_simulates_ringing_answer_and_a_completed_call():
 
     callbacks = backend.simulated_callbacks(sid=result.sid)
 
-    assert [c["CallStatus"] for c in callbacks] == ["ringing", "in-progress", "completed"]
-    assert {c["CallSid"] for c in callbacks} == {result.sid}
-    assert int(callbacks[-1]["CallDuration"]) > 0
+    rep_leg = [c for c in callbacks if LEG_KEY not in c]
+    lead_leg = [c for c in callbacks if c.get(LEG_KEY) == LEAD_LEG]
+    assert [c["CallStatus"] for c in rep_leg] == ["ringing", "in-progress", "completed"]
+    assert {c["CallSid"] for c in rep_leg} == {result.sid}
+    # The lead's leg, a child call: answered, then its talk time; the rep's leg also counts the ringing.
+    assert [c["CallStatus"] for c in lead_leg] == ["in-progress", "completed"]
+    assert {c["ParentCallSid"] for c in lead_leg} == {result.sid}
+    assert len({c["CallSid"] for c in lead_leg} | {result.sid}) == 2
+    assert int(lead_leg[-1]["CallDuration"]) == SIMULATED_DURATION_SECONDS
+    assert int(rep_leg[-1]["CallDuration"]) > SIMULATED_DURATION_SECONDS
 
 
 def test_backend_choice_follows_the_credentials(settings):

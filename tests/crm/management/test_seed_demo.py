@@ -159,3 +159,15 @@ def test_refuses_when_a_demo_username_belongs_to_someone_else(django_user_model)
         seed()
     assert not Lead.objects.exists()
     assert django_user_model.objects.count() == 1
+
+
+def test_replies_nobody_answered_wait_in_the_reps_queues(seeded):
+    from crm.selectors.queue import rep_queue
+    from crm.services.reply_waiting import reply_waiting_backfill
+
+    waiting = dict(Lead.objects.filter(awaiting_reply_since__isnull=False).values_list("pk", "awaiting_reply_since"))
+    assert waiting  # the demo has replies nobody answered yet
+    assert reply_waiting_backfill() == len(waiting)  # as the rule reads the stored texts and calls
+    reps = {lead.assigned_rep_id for lead in Lead.objects.filter(pk__in=waiting, status=Lead.Status.REPLIED,
+                                                                  assigned_rep__isnull=False, opted_out_at=None)}
+    assert any(rep_queue(rep_id=rep, now=timezone.now(), limit=0).counts["reply"] for rep in reps)

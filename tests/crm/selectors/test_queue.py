@@ -1,3 +1,4 @@
+import random
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
@@ -6,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.models import Call, Lead, Message, TimelineEvent
-from crm.selectors.queue import Bucket, rep_queue
+from crm.selectors.queue import BUCKET_KEYS, Bucket, rep_queue
+from crm.services.reply_waiting import reply_waiting_answered, reply_waiting_start, text_answers
 from tests.factories import CallFactory, LeadFactory, MessageFactory, RepUserFactory, TimelineEventFactory
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=dt_timezone.utc)
@@ -24,9 +26,15 @@ def _at(model, obj, when):
 
 
 def _text(lead, direction, minutes_ago, body="hi", status=None):
+    """A text, with what the inbound and sending paths do to the lead (in time order)."""
     status = status or (Message.Status.RECEIVED if direction == "in" else Message.Status.SENT)
     message = MessageFactory(lead=lead, direction=direction, body=body, status=status)
-    _at(Message, message, NOW - timedelta(minutes=minutes_ago))
+    at = NOW - timedelta(minutes=minutes_ago)
+    _at(Message, message, at)
+    if direction == "in":
+        reply_waiting_start(lead_id=lead.pk, at=at)
+    elif text_answers(status):
+        reply_waiting_answered(lead_id=lead.pk, at=at)
     return message
 
 
@@ -55,7 +63,8 @@ def test_buckets_in_order_each_with_its_reason(rep):
     replied = LeadFactory(assigned_rep=rep, status=Lead.Status.REPLIED, business_name="Replied")
     _text(replied, "out", 60)
     _text(replied, "in", 20, body="How much is it?")
-    callback = LeadFactory(assigned_rep=rep, next_action_at=NOW - timedelta(minutes=5), next_action="Call back")
+    callback = LeadFactory(assigned_rep=rep, next_action_at=NOW - timedelta(minutes=5), next_action="Call back",
+                           next_action_is_callback=True)
     _call(callback, 24 * 60, outcome=Call.Outcome.CALLBACK)
     follow = LeadFactory(assigned_rep=rep, next_action_at=NOW - timedelta(hours=3), next_action="Send the quote")
 
@@ -84,8 +93,10 @@ def test_a_reply_leaves_once_answered_and_canceled_texts_are_no_answer(rep):
     lead = LeadFactory(assigned_rep=rep, status=Lead.Status.REPLIED)
     _text(lead, "in", 10)
     _text(lead, "out", 5, status=Message.Status.CANCELED)
+    _text(lead, "out", 4, status=Message.Status.FAILED)
+    _text(lead, "out", 3, status=Message.Status.QUEUED)  # not an answer until it goes out
     assert rep_queue(rep_id=rep.pk, now=NOW).counts["reply"] == 1
-    _text(lead, "out", 2, status=Message.Status.QUEUED)  # answered: on its way
+    _text(lead, "out", 2, status=Message.Status.SENT)  # answered
     assert rep_queue(rep_id=rep.pk, now=NOW).counts["reply"] == 0
 
 
@@ -148,7 +159,8 @@ def _world(rep, n: int) -> None:
         _hot(rep, i + 1)
         replied = LeadFactory(assigned_rep=rep, status=Lead.Status.REPLIED)
         _text(replied, "in", i + 1)
-        due = LeadFactory(assigned_rep=rep, next_action_at=NOW - timedelta(minutes=i + 1))
+        due = LeadFactory(assigned_rep=rep, next_action_at=NOW - timedelta(minutes=i + 1),
+                          next_action_is_callback=bool(i % 2))
         _call(due, 60, outcome=Call.Outcome.CALLBACK if i % 2 else Call.Outcome.VOICEMAIL)
 
 
@@ -161,3 +173,53 @@ def test_four_queries_whatever_the_size(rep):
         queue = rep_queue(rep_id=rep.pk, now=NOW)
     assert queue.total == 66 and queue.counts["callback"] == 11
     assert len(small) == len(big) == 4
+
+
+def _reference(rep, now) -> tuple[list[tuple[int, Bucket]], dict[str, int]]:
+    """The queue's rules read lead by lead in Python, apart from the selector's SQL."""
+    keyed = []
+    for lead in Lead.objects.filter(assigned_rep=rep, opted_out_at__isnull=True):
+        awake = lead.next_action_at is None or lead.next_action_at <= now
+        acted = [e.created_at for e in TimelineEvent.objects.filter(lead=lead, actor__isnull=False)]
+
+        def fresh(t):
+            return awake or not any(when >= t for when in acted)
+
+        if (lead.priority == Lead.Priority.HOT and lead.hot_at and lead.status not in ("PAID", "LOST")
+                and fresh(lead.hot_at)):
+            keyed.append(((Bucket.HOT, -lead.hot_at.timestamp(), -lead.pk), lead.pk, Bucket.HOT))
+        elif lead.status == Lead.Status.REPLIED and lead.awaiting_reply_since and fresh(lead.awaiting_reply_since):
+            keyed.append(((Bucket.REPLY, lead.awaiting_reply_since.timestamp(), lead.pk), lead.pk, Bucket.REPLY))
+        elif lead.next_action_at is not None and lead.next_action_at <= now:
+            bucket = Bucket.CALLBACK if lead.next_action_is_callback else Bucket.FOLLOW_UP
+            keyed.append(((bucket, lead.next_action_at.timestamp(), lead.pk), lead.pk, bucket))
+    keyed.sort()
+    counts = {key: sum(1 for _, _, b in keyed if BUCKET_KEYS[b] == key) for key in BUCKET_KEYS.values()}
+    return [(pk, bucket) for _, pk, bucket in keyed], counts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_buckets_counts_and_order_match_the_rules_lead_by_lead(rep, seed):
+    rng = random.Random(seed)
+    other = RepUserFactory()
+
+    def when():
+        return NOW + timedelta(minutes=rng.choice([-3000, -600, -90, -30, -5, 5, 90, 3000]) + rng.randint(0, 4))
+
+    for _ in range(70):
+        lead = LeadFactory(
+            assigned_rep=rng.choice([rep, rep, rep, other]),
+            priority=rng.choice(["HOT", "WARM", "NORMAL"]), hot_at=rng.choice([None, when(), when()]),
+            status=rng.choice(["NEW", "CONTACTED", "REPLIED", "REPLIED", "PAID", "LOST"]),
+            awaiting_reply_since=rng.choice([None, when()]), next_action_at=rng.choice([None, when(), when()]),
+            next_action_is_callback=rng.random() < 0.4, opted_out_at=NOW if rng.random() < 0.1 else None)
+        for _ in range(rng.randint(0, 2)):
+            event = TimelineEventFactory(lead=lead, actor=rep if rng.random() < 0.7 else None)
+            _at(TimelineEvent, event, when())
+
+    queue = rep_queue(rep_id=rep.pk, now=NOW, limit=30)
+    expected_rows, expected_counts = _reference(rep, NOW)
+
+    assert queue.counts == expected_counts
+    assert [(r.lead_id, r.bucket) for r in queue.rows] == expected_rows[:30]
+    assert rep_queue(rep_id=rep.pk, now=NOW, limit=0).counts == expected_counts

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from crm.integrations.voice import LEAD_LEG, LEG_KEY, SIMULATED_DURATION_SECONDS
 from crm.models import Call, Lead, TimelineEvent, WebhookEvent
 from crm.services.calls import (
     CALL_ID_KEY,
@@ -99,9 +100,10 @@ def test_call_start_offline_rings_then_simulates_the_whole_call(lead, rep_user, 
     call.refresh_from_db()
     assert call.rep == rep_user and call.from_number == "+15125550100"
     assert call.provider_sid.startswith("CA")
-    # The worker (synchronous in tests) played ringing -> answered -> completed.
+    # The worker (synchronous in tests) played ringing -> answered -> the lead's leg -> completed.
     assert call.status == Call.Status.COMPLETED
-    assert call.duration_seconds > 0 and call.answered_at is not None and call.ended_at is not None
+    assert call.duration_seconds == SIMULATED_DURATION_SECONDS  # the talk time, not the ringing
+    assert call.answered_at is not None and call.ended_at is not None
     lead.refresh_from_db()
     assert lead.status == Lead.Status.CONTACTED and lead.last_contacted_at == CHICAGO_MORNING
     kinds = list(TimelineEvent.objects.filter(lead=lead, kind=TimelineEvent.Kind.CALL).values_list("data", flat=True))
@@ -148,20 +150,91 @@ def test_a_second_click_while_a_call_rings_is_refused(lead, rep_user, clock):
 # --- status callbacks ------------------------------------------------------------------
 
 
-def test_status_moves_forward_and_records_answer_duration_and_end(lead, rep_user, clock):
+LEAD_LEG_SID = "CA" + "1" * 32
+
+
+def _lead_leg(call, status, **extra):
+    """A callback of the lead's leg: the child call our <Dial><Number> placed (?leg=lead)."""
+    return WebhookEvent.objects.create(
+        source=WebhookEvent.Source.TWILIO_VOICE, event_id=f"{LEAD_LEG_SID}:{status}", event_type=status,
+        payload={"CallSid": LEAD_LEG_SID, "ParentCallSid": call.provider_sid, "CallStatus": status,
+                 CALL_ID_KEY: str(call.pk), LEG_KEY: LEAD_LEG, **extra})
+
+
+def _ended_events(call):
+    return [data for data in TimelineEvent.objects.filter(kind=TimelineEvent.Kind.CALL).values_list("data", flat=True)
+            if "duration_seconds" in data]
+
+
+def test_duration_is_the_talk_time_from_when_the_lead_answered(lead, rep_user, clock):
+    # The rep answers at +5 s, the lead's phone rings 12 s, they talk 60 s and the lead hangs
+    # up; the rep's leg (+5 s to +78 s) reports 73 s, the lead's ringing included.
     call = f.CallFactory(lead=lead, rep=rep_user, status=Call.Status.INITIATED, duration_seconds=0)
 
     assert call_status_apply(webhook_event=_event(call, "ringing")) == "initiated -> ringing"
     clock.shift(5)
     call_status_apply(webhook_event=_event(call, "in-progress"))
-    clock.shift(70)
-    call_status_apply(webhook_event=_event(call, "completed", CallDuration="70"))
+    clock.shift(12)
+    call_status_apply(webhook_event=_lead_leg(call, "in-progress"))
+    clock.shift(60)
+    call_status_apply(webhook_event=_lead_leg(call, "completed", CallDuration="60"))
+    clock.shift(1)
+    call_status_apply(webhook_event=_event(call, "completed", CallDuration="73"))
 
     call.refresh_from_db()
     assert call.status == Call.Status.COMPLETED
-    assert call.answered_at == CHICAGO_MORNING + timedelta(seconds=5)
-    assert call.ended_at == CHICAGO_MORNING + timedelta(seconds=75)
-    assert call.duration_seconds == 70
+    assert call.answered_at == CHICAGO_MORNING + timedelta(seconds=17)  # the lead's answer, not the rep's
+    assert call.duration_seconds == 60
+    assert call.ended_at == CHICAGO_MORNING + timedelta(seconds=78)
+    assert _ended_events(call) == [{"call": call.pk, "status": "completed", "duration_seconds": 60}]
+
+
+def test_the_lead_legs_end_arriving_after_the_reps_still_sets_the_talk_time(lead, rep_user, clock):
+    call = f.CallFactory(lead=lead, rep=rep_user, status=Call.Status.IN_PROGRESS, duration_seconds=0)
+    call_status_apply(webhook_event=_event(call, "completed", CallDuration="75"))
+    call.refresh_from_db()
+    assert (call.status, call.duration_seconds, call.answered_at) == (Call.Status.COMPLETED, 0, None)
+
+    call_status_apply(webhook_event=_lead_leg(call, "completed", CallDuration="58"))
+
+    call.refresh_from_db()
+    assert call.status == Call.Status.COMPLETED and call.duration_seconds == 58
+    assert call.answered_at == CHICAGO_MORNING - timedelta(seconds=58)  # its end less its talk time
+    assert _ended_events(call) == [{"call": call.pk, "status": "completed", "duration_seconds": 58}]
+
+
+@pytest.mark.parametrize("lead_first", [True, False])
+def test_a_lead_who_never_answers_makes_a_no_answer_call(lead, rep_user, clock, lead_first):
+    call = f.CallFactory(lead=lead, rep=rep_user, status=Call.Status.IN_PROGRESS, duration_seconds=0)
+    callbacks = [_lead_leg(call, "no-answer"), _event(call, "completed", CallDuration="31")]
+    for event in callbacks if lead_first else reversed(callbacks):
+        call_status_apply(webhook_event=event)
+
+    call.refresh_from_db()
+    assert (call.status, call.duration_seconds, call.answered_at) == (Call.Status.NO_ANSWER, 0, None)
+    assert call.ended_at is not None
+    assert _ended_events(call) == [{"call": call.pk, "status": "no-answer", "duration_seconds": 0}]
+
+
+def test_the_reps_leg_alone_is_no_conversation(lead, rep_user, clock):
+    # The TwiML dialled nobody (say, the lead opted out meanwhile): the rep's leg is all there is.
+    call = f.CallFactory(lead=lead, rep=rep_user, status=Call.Status.INITIATED, duration_seconds=0)
+    call_status_apply(webhook_event=_event(call, "in-progress"))
+    call_status_apply(webhook_event=_event(call, "completed", CallDuration="33"))
+
+    call.refresh_from_db()
+    assert (call.status, call.duration_seconds, call.answered_at) == (Call.Status.COMPLETED, 0, None)
+
+
+def test_a_lead_leg_of_another_call_is_ignored(lead, rep_user, clock):
+    call = f.CallFactory(lead=lead, rep=rep_user, status=Call.Status.IN_PROGRESS, duration_seconds=0)
+    event = _lead_leg(call, "completed", CallDuration="40")
+    event.payload["ParentCallSid"] = "CA" + "9" * 32
+    event.save()
+
+    assert call_status_apply(webhook_event=event).startswith("ignored")
+    call.refresh_from_db()
+    assert call.duration_seconds == 0
 
 
 def test_status_never_moves_back_from_completed(lead, rep_user, clock):
@@ -172,9 +245,7 @@ def test_status_never_moves_back_from_completed(lead, rep_user, clock):
         assert call_status_apply(webhook_event=_event(call, late)).startswith("ignored")
 
     call.refresh_from_db()
-    assert call.status == Call.Status.COMPLETED and call.duration_seconds == 33
-    # Answered time derived from the duration when the answered callback never came.
-    assert call.answered_at == CHICAGO_MORNING - timedelta(seconds=33)
+    assert call.status == Call.Status.COMPLETED and call.ended_at == CHICAGO_MORNING
 
 
 def test_status_callback_that_beats_the_sid_records_it(lead, rep_user, clock):

@@ -97,23 +97,49 @@ def test_without_an_auth_token_everything_is_refused(client, call, settings):
 # --- status callbacks ----------------------------------------------------------------------
 
 
+LEAD_LEG_SID = "CA" + "c" * 32
+
+
+def _lead_leg(client, call, status, **extra):
+    """A callback of the lead's leg, to the URL the TwiML's <Number statusCallback> names."""
+    path = reverse("twilio_voice_status", args=[call.pk]) + "?leg=lead"
+    return _post(client, path, {"CallSid": LEAD_LEG_SID, "ParentCallSid": call.provider_sid, "CallStatus": status,
+                                **extra})
+
+
 def test_status_callbacks_are_stored_once_and_applied(client, call):
     for status in ("initiated", "ringing", "in-progress"):
         assert _status(client, call, status).status_code == 200
-    assert _status(client, call, "completed", CallDuration="48").status_code == 200
-    assert _status(client, call, "completed", CallDuration="48").status_code == 200  # Twilio's retry
+    assert _lead_leg(client, call, "in-progress").status_code == 200
+    assert _lead_leg(client, call, "completed", CallDuration="48").status_code == 200
+    assert _status(client, call, "completed", CallDuration="61").status_code == 200
+    assert _status(client, call, "completed", CallDuration="61").status_code == 200  # Twilio's retry
 
     events = WebhookEvent.objects.filter(source=WebhookEvent.Source.TWILIO_VOICE)
     assert sorted(events.values_list("event_id", flat=True)) == sorted(
-        f"{SID}:{s}" for s in ("initiated", "ringing", "in-progress", "completed"))
+        [f"{SID}:{s}" for s in ("initiated", "ringing", "in-progress", "completed")]
+        + [f"{LEAD_LEG_SID}:{s}" for s in ("in-progress", "completed")])
     assert all(event.processed_at for event in events)
     call.refresh_from_db()
+    # The talk time of the lead's leg, not the rep's leg's 61 s (which counts the lead's ringing).
     assert call.status == Call.Status.COMPLETED and call.duration_seconds == 48
     assert call.answered_at is not None and call.ended_at is not None
 
 
+def test_a_forged_lead_leg_callback_is_refused(client, call):
+    path = reverse("twilio_voice_status", args=[call.pk])
+    params = {"CallSid": LEAD_LEG_SID, "CallStatus": "completed", "CallDuration": "999"}
+    signed_without_leg = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, params)
+
+    response = _post(client, path + "?leg=lead", params, signature=signed_without_leg)
+
+    assert response.status_code == 403
+    assert not WebhookEvent.objects.exists()
+
+
 def test_status_callbacks_never_move_a_call_backwards(client, call):
-    _status(client, call, "completed", CallDuration="30")
+    _lead_leg(client, call, "completed", CallDuration="30")
+    _status(client, call, "completed", CallDuration="42")
     # Late, out-of-order callbacks after the end.
     _status(client, call, "ringing")
     _status(client, call, "in-progress")
@@ -150,7 +176,10 @@ def test_twiml_dials_the_lead_with_the_company_caller_id(client, call):
     assert response.status_code == 200 and response["Content-Type"] == "text/xml"
     twiml = response.content.decode()
     assert '<Dial callerId="+15125550100">' in twiml
-    assert "<Number>+15125550177</Number>" in twiml
+    # The lead's leg reports its answer and end (the talk time) to the call's status URL.
+    lead_leg_url = PUBLIC_BASE_URL + reverse("twilio_voice_status", args=[call.pk]) + "?leg=lead"
+    assert (f'<Number statusCallback="{lead_leg_url}" statusCallbackEvent="answered completed" '
+            'statusCallbackMethod="POST">+15125550177</Number>') in twiml
     assert "record" not in twiml and "<Say>" not in twiml
 
 
