@@ -13,10 +13,10 @@ CLUSTER_START_TIMEOUT = 60
 CLUSTER_STOP_GRACE = 10
 
 
-def start_cluster(env: dict, log_path: Path) -> subprocess.Popen:
+def start_cluster(env: dict, log_path: Path, project_dir: Path = PROJECT_DIR) -> subprocess.Popen:
     log = open(log_path, "wb")
     return subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "manage.py"), "qcluster"], cwd=PROJECT_DIR, env=env,
+        [sys.executable, str(project_dir / "manage.py"), "qcluster"], cwd=project_dir, env=env,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own process group
     )
 
@@ -66,17 +66,17 @@ class Cluster:
     """`with Cluster(env, "label") as cluster:` starts qcluster and waits until it runs; on the way
     out it is stopped, and on a failure the log's last lines are printed (a RuntimeError ends the
     benchmark with "label: message"). `kill_and_restart()` is a SIGKILL of the whole group and a
-    fresh start."""
+    fresh start. `project_dir`: where manage.py is (a release directory; default this checkout)."""
 
-    def __init__(self, env: dict, label: str):
+    def __init__(self, env: dict, label: str, project_dir: Path = PROJECT_DIR):
         import tempfile
 
-        self.env, self.label = env, label
+        self.env, self.label, self.project_dir = env, label, project_dir
         self.log = Path(tempfile.mkstemp(prefix=f"bench-{label}-qcluster-", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Cluster":
-        self.proc = start_cluster(self.env, self.log)
+        self.proc = start_cluster(self.env, self.log, self.project_dir)
         wait_for_cluster(self.proc, self.log)
         return self
 
