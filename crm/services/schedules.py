@@ -10,6 +10,8 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "sms-send": ("crm.tasks.messaging.sms_sender_task", 1),
     "sms-reconcile": ("crm.tasks.messaging.reconcile_sending_task", 1),
     "webhook-retry": ("crm.tasks.messaging.webhook_events_retry_task", 1),
+    # Twilio webhooks spooled in Redis while the database was down (crm/integrations/webhook_spool.py).
+    "webhook-spool": ("crm.tasks.messaging.webhook_spool_drain_task", 1),
 }
 
 

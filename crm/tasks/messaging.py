@@ -10,6 +10,7 @@ from crm.enqueue import sms_sender_start
 from crm.services.messaging.dispatch import dispatch_due
 from crm.services.messaging.sender import messages_send_due, next_slot_due
 from crm.services.messaging.sending import messages_reconcile
+from crm.services.webhook_spool import webhook_spool_drain
 from crm.services.webhooks import webhook_events_retry
 
 
@@ -30,6 +31,10 @@ def reconcile_sending_task() -> dict:
 
 def webhook_events_retry_task() -> dict:
     return webhook_events_retry()
+
+
+def webhook_spool_drain_task() -> dict:
+    return webhook_spool_drain()
 
 
 def sender_on_worker_spawn(**kwargs) -> None:

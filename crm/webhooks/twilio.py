@@ -4,7 +4,9 @@ Each request: verify X-Twilio-Signature against the public URL -> store a Webhoo
 (once per provider id) -> dispatch to one messaging service, recording success or the error.
 A forged request is refused with 403 before anything is stored; a repeat of a processed event
 is acknowledged and ignored; a repeat of one whose handler failed is processed again; a failing
-service leaves the event stored with its error and retried on schedule, never lost.
+service leaves the event stored with its error and retried on schedule, never lost. When the
+database is down, a signed event goes to a Redis spool and is answered 200 (Twilio does not retry
+these webhooks), then stored and processed by the worker once the database is back.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import logging
 import re
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from crm.integrations.webhook_spool import webhook_spool_push
 from crm.models import WebhookEvent
+from crm.services.webhook_spool import twilio_event_store, twilio_spool_item
 from crm.services.webhooks import webhook_event_process
 
 logger = logging.getLogger(__name__)
@@ -52,18 +57,16 @@ def twilio_sms_webhook(request: HttpRequest) -> HttpResponse:
     if problem:
         return HttpResponseBadRequest(problem)
     message_sid = request.POST["MessageSid"]
-
-    event, _ = _event_store(
-        source=WebhookEvent.Source.TWILIO_SMS,
-        event_id=message_sid,
-        object_id=message_sid,
-        event_type="inbound",
-        payload=request.POST.dict(),
-    )
-    if event.processed_at is not None:
-        return twiml_response()  # a duplicate of one already handled
-    # New, or Twilio's retry of one whose handler failed: (again) processed now, once.
-    _, reply_text = webhook_event_process(event=event)
+    item = twilio_spool_item(source=WebhookEvent.Source.TWILIO_SMS, event_id=message_sid, object_id=message_sid,
+                             event_type="inbound", payload=request.POST.dict())
+    try:
+        event, _ = twilio_event_store(**item)
+        if event.processed_at is not None:
+            return twiml_response()  # a duplicate of one already handled
+        # New, or Twilio's retry of one whose handler failed: (again) processed now, once.
+        _, reply_text = webhook_event_process(event=event)
+    except (OperationalError, InterfaceError):
+        return _spooled_or_raise(item)
     return twiml_response(reply_text or "")
 
 
@@ -78,17 +81,25 @@ def twilio_status_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(problem)
     message_sid, message_status = request.POST["MessageSid"], request.POST["MessageStatus"]
 
-    event, _ = _event_store(
-        source=WebhookEvent.Source.TWILIO_STATUS,
-        event_id=f"{message_sid}:{message_status}",
-        object_id=message_sid,
-        event_type=message_status,
-        payload=request.POST.dict(),
-    )
-    if event.processed_at is None:
-        # Applied now; or kept waiting when the sender has not recorded this SID yet.
-        webhook_event_process(event=event)
+    item = twilio_spool_item(source=WebhookEvent.Source.TWILIO_STATUS, event_id=f"{message_sid}:{message_status}",
+                             object_id=message_sid, event_type=message_status, payload=request.POST.dict())
+    try:
+        event, _ = twilio_event_store(**item)
+        if event.processed_at is None:
+            # Applied now; or kept waiting when the sender has not recorded this SID yet.
+            webhook_event_process(event=event)
+    except (OperationalError, InterfaceError):
+        return _spooled_or_raise(item)
     return twiml_response()
+
+
+def _spooled_or_raise(item: dict) -> HttpResponse:
+    """The database failed under a signed event: kept in the spool (200, empty TwiML), or, with no
+    spool to keep it in, the error goes on (a 503 from the middleware)."""
+    if webhook_spool_push(item=item):
+        logger.warning("Database unavailable: Twilio %s %s spooled", item["source"], item["event_id"])
+        return twiml_response()
+    raise
 
 
 def twilio_signature_is_valid(request: HttpRequest) -> bool:
@@ -114,15 +125,3 @@ def twiml_response(reply_text: str = "") -> HttpResponse:
     if reply_text:
         response.message(reply_text)
     return HttpResponse(str(response), content_type="text/xml")
-
-
-def _event_store(
-    *, source: str, event_id: str, object_id: str, event_type: str, payload: dict
-) -> tuple[WebhookEvent, bool]:
-    """The event row, created unless this (source, event_id) was stored before. get_or_create
-    falls back to a read on IntegrityError, so two concurrent deliveries store one row."""
-    return WebhookEvent.objects.get_or_create(
-        source=source,
-        event_id=event_id,
-        defaults={"event_type": event_type, "payload": payload, "object_id": object_id[:100]},
-    )
