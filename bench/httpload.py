@@ -32,14 +32,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bench_environment(bench_url: str, port: int, events_per_minute: int | None = None) -> dict[str, str]:
+def bench_environment(bench_url: str, port: int, events_per_minute: int | None = None,
+                      redis_url: str = REDIS_URL) -> dict[str, str]:
     """What settings.production needs, with bench values; shared by this process and gunicorn."""
     env = {
         "DJANGO_SETTINGS_MODULE": "settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": bench_url,
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": redis_url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
     }
@@ -50,7 +51,8 @@ def bench_environment(bench_url: str, port: int, events_per_minute: int | None =
 
 
 def setup_django(env: dict[str, str]) -> None:
-    """Set this process up with the server's settings, migrate, and empty the bench cache."""
+    """Set this process up with the server's settings, migrate, and empty the bench's Redis
+    database (its cache, broker and queues)."""
     import redis
 
     os.environ.update(env)
@@ -64,7 +66,7 @@ def setup_django(env: dict[str, str]) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
 
 
 class Gunicorn:

@@ -1,6 +1,6 @@
 """Benchmark the admin's Revenue page (/admin/revenue/) on PostgreSQL at 10,000 clients and
-200,000 transactions, against the Transaction changelist over the same rows, measured in the
-same run.
+200,000 transactions, against a stock Unfold list of the same transactions measured in the same
+run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/revenue.py
 
@@ -14,10 +14,13 @@ preview views, so every churn-risk rule has rows to read. The database is kept f
 (reused while it holds exactly these counts; --fresh rebuilds it, --drop removes it at the end).
 
 It then requests, in-process with django.test.Client as an ADMIN-group user, round robin (one of
-each per round, so other work on the machine falls on both alike), the Revenue page and the
-Transaction changelist's first page (the reference: a list page of the same 200,000 rows). Each
-Revenue page must answer 200 and show the MRR the subscriptions add up to, its four charts, the
-churn-risk and upsell tables, or the run fails (exit 1). Last line:
+each per round, so other work on the machine falls on both alike; bench/adminload.py), the
+Revenue page and the reference: a stock Unfold ModelAdmin's first page of the same 200,000
+transactions (five columns, Django's paginator) on an AdminSite and URLconf of the benchmark's
+own. Each Revenue page must answer 200 and show the MRR the subscriptions add up to, its four
+charts, the movement, projection, churn-risk and upsell tables, or the run fails (exit 1). It
+prints p50/p95/max and queries per page, the Revenue page's queries under EXPLAIN ANALYZE
+(--no-explain skips it), and last:
 
     revenue: p50=<ms> queries=<n> reference_p50=<ms> ratio=<r>
 
@@ -26,18 +29,13 @@ Goal (issue 11): p50 <= 300 ms at 10,000 clients and 200,000 transactions.
 """
 
 import argparse
-import os
 import sys
 import time
-import warnings
-from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 GOAL_P50_MS = 300
 ADMIN_USERNAME = "bench_admin"
 REP_USERNAMES = ("bench_rep1", "bench_rep2")
 REVENUE_URL = "/admin/revenue/"
-REFERENCE_URL = "/admin/crm/transaction/"
 LEADS_PER_CLIENT = 3
 
 
@@ -50,6 +48,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--db-name", default="crm_bench_revenue", help="database the benchmark owns")
     parser.add_argument("--fresh", action="store_true", help="drop and rebuild the bench database")
     parser.add_argument("--drop", action="store_true", help="drop the bench database at the end")
+    parser.add_argument("--no-explain", action="store_true", help="skip EXPLAIN ANALYZE")
     parser.add_argument("--smoke", action="store_true", help="CI size: 200 clients, 4,000 transactions, 3 requests")
     args = parser.parse_args()
     if args.smoke:
@@ -61,7 +60,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-from benchdb import drop_database, insert_select, percentile, prepare_database, server_urls  # noqa: E402
+from adminload import explain, finish, install_stock_admin, measure, p50, print_table, rebuild, start_django  # noqa: E402
+from benchdb import insert_select, percentile  # noqa: E402
 
 # --- loading (Django is set up from here on) ----------------------------------------------
 
@@ -244,83 +244,38 @@ def check_reference(response) -> None:
         sys.exit(f"reference: HTTP {response.status_code} or no transactions listed")
 
 
-def measure(requests: int, warmup: int) -> dict[str, dict]:
-    from django.db import connection
-    from django.test import Client as HttpClient
-    from django.test.utils import CaptureQueriesContext
-
-    from crm.models import User
-
-    client = HttpClient()
-    client.force_login(User.objects.get(username=ADMIN_USERNAME))
-    mrr_text = expected_mrr_text()
-    pages = {"revenue": (REVENUE_URL, lambda r: check_revenue_page(r, mrr_text)),
-             "reference": (REFERENCE_URL, check_reference)}
-    for url, check in pages.values():
-        for _ in range(warmup):
-            check(client.get(url))
-    results = {name: {"timings": [], "queries": 0} for name in pages}
-    for _ in range(requests):
-        for name, (url, check) in pages.items():
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = client.get(url)
-                elapsed_ms = (time.perf_counter() - started) * 1000
-            check(response)
-            results[name]["timings"].append(elapsed_ms)
-            results[name]["queries"] = max(results[name]["queries"], len(captured.captured_queries))
-    return results
-
-
 def main() -> None:
     args = parse_args()
-    sys.path.insert(0, str(PROJECT_DIR))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-
-    maintenance_url, bench_url = server_urls(os.environ.get("DATABASE_URL", ""), args.db_name)
     leads = args.clients * LEADS_PER_CLIENT
-    must_load = prepare_database(maintenance_url, bench_url, args.db_name, leads, args.fresh)
-    os.environ["DATABASE_URL"] = bench_url
-
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    warnings.filterwarnings("ignore", message="No directory at")
-    django.setup()
-    db = settings.DATABASES["default"]
-    print(f"Settings {os.environ['DJANGO_SETTINGS_MODULE']}, DEBUG={settings.DEBUG}, "
-          f"database {db['NAME']!r} on {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}.")
-    call_command("migrate", verbosity=0, interactive=False)
+    maintenance_url, must_load = start_django(args.db_name, leads, args.fresh)
     if not must_load and not loaded_as_asked(args.clients, args.transactions):
-        from django.db import connections
-
-        connections.close_all()
-        prepare_database(maintenance_url, bench_url, args.db_name, leads, fresh=True)
-        call_command("migrate", verbosity=0, interactive=False)
+        rebuild(maintenance_url, args.db_name, leads)
         must_load = True
     if must_load:
         load(args.clients, args.transactions)
 
-    results = measure(args.requests, args.warmup)
-    print(f"\n{'page':<12} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
-    for name, r in results.items():
-        t = r["timings"]
-        print(f"{name:<12} {len(t):>4} {percentile(t, 50):>8.1f} {percentile(t, 95):>8.1f} {max(t):>8.1f} "
-              f"{r['queries']:>8}")
-    p50 = percentile(results["revenue"]["timings"], 50)
-    reference = percentile(results["reference"]["timings"], 50)
+    from crm.models import Transaction
+
+    reference_url = install_stock_admin(Transaction, ["provider_id", "kind", "amount_cents", "status", "occurred_at"])
+    mrr_text = expected_mrr_text()
+    revenue = {"name": "revenue", "user": ADMIN_USERNAME, "url": REVENUE_URL}
+    reference = {"name": "reference (stock list)", "user": ADMIN_USERNAME, "url": reference_url}
+
+    def check(plan: dict, response) -> None:
+        check_revenue_page(response, mrr_text) if plan is revenue else check_reference(response)
+
+    measure([revenue, reference], args.requests, args.warmup, check)
+    print_table([revenue, reference], ratio_to=lambda plan: reference)
+    if not args.no_explain:
+        for table in ("crm_transaction", "crm_client"):
+            explain([revenue], table)
+    ours, theirs = p50(revenue), p50(reference)
     print(f"\nGoal: p50 <= {GOAL_P50_MS} ms at 10,000 clients and 200,000 transactions "
           f"({args.clients:,} clients and {args.transactions:,} transactions here): "
-          f"{'met' if p50 <= GOAL_P50_MS else 'NOT met'}. Reference: the Transaction changelist's first page.")
-    if args.drop:
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(maintenance_url, args.db_name)
-    print(f"revenue: p50={p50:.0f} queries={results['revenue']['queries']} "
-          f"reference_p50={reference:.0f} ratio={p50 / reference:.2f}")
+          f"{'met' if ours <= GOAL_P50_MS else 'NOT met'} (p95 {percentile(revenue['timings'], 95):.0f} ms). "
+          f"Reference: a stock Unfold list's first page of the same transactions.")
+    finish(maintenance_url, args.db_name, args.drop)
+    print(f"revenue: p50={ours:.0f} queries={revenue['queries']} reference_p50={theirs:.0f} ratio={ours / theirs:.2f}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/sender.py --texts 20000
 
-Own database `crm_bench_sender`, Redis broker (db 14, emptied), outbox backend, no pacing. In the
-same run: the production dispatcher plans --texts due steps (timed: the reference, "planned"),
+Own database `crm_bench_sender`, Redis broker (db 14, or --redis-url; emptied), outbox backend, no
+pacing. In the same run: the production dispatcher plans --texts due steps (timed: the reference, "planned"),
 then `manage.py qcluster` with 2 worker processes sends them through `message_send`, each text
 claimed, re-checked on its locked lead, sent and recorded in its own transactions ("sender",
 from the first send to the last).
@@ -19,7 +19,7 @@ import time
 
 from benchdb import drop_database, prepare_database, server_urls
 from cluster import Cluster
-from httpload import bench_environment, free_port, raise_on_sigterm, setup_django
+from httpload import REDIS_URL, bench_environment, free_port, raise_on_sigterm, setup_django
 from texting import load_due_enrolments
 
 GOAL = 0.25
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--db-name", default="crm_bench_sender")
     parser.add_argument("--drop", action="store_true")
+    parser.add_argument("--redis-url", default=REDIS_URL, help="the broker's Redis database (emptied first)")
     args = parser.parse_args()
     if args.smoke:
         args.texts = 2_000
@@ -42,9 +43,9 @@ def main() -> None:
 
     maintenance_url, bench_url = server_urls(os.environ.get("DATABASE_URL", ""), args.db_name)
     prepare_database(maintenance_url, bench_url, args.db_name, rows=-1, fresh=True)
-    env = {**bench_environment(bench_url, free_port()), "SMS_RATE_PER_NUMBER": "0", "TWILIO_ACCOUNT_SID": "",
-           "TWILIO_AUTH_TOKEN": "", "Q_WORKERS": str(args.workers), "SMS_SENDERS": str(args.workers),
-           "SMS_SENDER_THREADS": str(args.threads)}
+    env = {**bench_environment(bench_url, free_port(), redis_url=args.redis_url), "SMS_RATE_PER_NUMBER": "0",
+           "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "Q_WORKERS": str(args.workers),
+           "SMS_SENDERS": str(args.workers), "SMS_SENDER_THREADS": str(args.threads)}
     setup_django(env)
     from django.db import connections
     from django.db.models import Max, Min

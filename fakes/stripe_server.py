@@ -6,10 +6,10 @@ with other parameters is an idempotency_error; retrieve; expire), billing-portal
 the Events API (newest first, `starting_after` / `ending_before` cursors) and subscriptions.
 It checks the Bearer secret key and can be told to fail the next calls.
 
-Each session's `url` is a hosted payment page on the fake itself (`/pay/<session id>`): its
-"Pay" button completes the session and, like Stripe, posts signed `checkout.session.completed`
-and `invoice.paid` events (built from the shapes in fakes/stripe_shapes/) to `webhook_url`,
-then redirects to the session's success_url.
+Each session's `url` is a hosted payment page on the fake itself (`/pay/<session id>`,
+fakes/stripe_pay_page.py): its "Pay" button completes the session and, like Stripe, posts signed
+`checkout.session.completed` and `invoice.paid` events (built from the shapes in
+fakes/stripe_shapes/) to `webhook_url`, then redirects to the session's success_url.
 
     with FakeStripeServer(webhook_secret="whsec_...", webhook_url=live + "/webhooks/stripe/") as fake:
         backend = StripeBackend(secret_key=fake.api_key, api_base_url=fake.base_url)
@@ -18,9 +18,6 @@ then redirects to the session's success_url.
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
-import html
 import json
 import re
 import threading
@@ -28,25 +25,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
-
 from fakes.http_server import LocalServer
+from fakes.stripe_events import new_id, shape
+from fakes.stripe_pay_page import html_page, pay_page, portal_page, session_complete
 
-SHAPES = Path(__file__).resolve().parent / "stripe_shapes"
 MIN_EXPIRY, MAX_EXPIRY = 30 * 60, 24 * 3600  # Stripe's bounds for a session's expires_at
 DEFAULT_EXPIRY = 24 * 3600
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
-
-
-def _shape(name: str) -> dict:
-    return json.loads((SHAPES / f"{name}.json").read_text())
-
-
-def _id(prefix: str) -> str:
-    return f"{prefix}_test_{uuid.uuid4().hex[:24]}"
 
 
 def decode_form(body: str) -> dict:
@@ -72,12 +59,6 @@ def _listify(node):
     if items and all(k.isdigit() for k in items):
         return [items[k] for k in sorted(items, key=int)]
     return items
-
-
-def stripe_signature(payload: bytes, secret: str, timestamp: int) -> str:
-    """The Stripe-Signature header for a body: `t=<unix>,v1=<HMAC-SHA256 of "t.body">`."""
-    signed = f"{timestamp}.".encode() + payload
-    return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
 
 
 @dataclass
@@ -123,24 +104,9 @@ class FakeStripeServer(LocalServer):
 
     def session_complete(self, session_id: str) -> list[dict]:
         """The customer paid: complete the session, make its customer, subscription and paid
-        first invoice, record the two events and post them signed to webhook_url."""
-        with self._lock:
-            session = self._session(session_id)
-            if session is None or session["status"] != "open":
-                raise ValueError(f"session {session_id} is not open")
-            now = int(self.clock())
-            customer, sub_id, invoice_id = _id("cus"), _id("sub"), _id("in")
-            setup, monthly = session["_lines"]
-            subscription = self._subscription_make(sub_id, customer, monthly, session, now, invoice_id)
-            total = setup["amount"] + monthly["amount"]
-            session.update(status="complete", payment_status="paid", customer=customer, subscription=sub_id,
-                           invoice=invoice_id, amount_subtotal=total, amount_total=total)
-            invoice = self._invoice_make(invoice_id, customer, sub_id, session, subscription, now)
-            events = [self._event("checkout.session.completed", self._public(session), now),
-                      self._event("invoice.paid", invoice, now)]
-        for event in events:
-            self._deliver(event)
-        return events
+        first invoice, record the two events and post them signed to webhook_url (what the
+        payment page's "Pay" does, fakes/stripe_pay_page.py)."""
+        return session_complete(self, session_id)
 
     # --- objects -----------------------------------------------------------------------
 
@@ -162,7 +128,7 @@ class FakeStripeServer(LocalServer):
             if not data and item.get("price") not in self.prices:
                 raise LookupError(f"No such price: '{item.get('price')}'")
             amount = int(data["unit_amount"]) if data else self.prices[item["price"]]
-            lines.append({"price": item.get("price") or _id("price"), "amount": amount,
+            lines.append({"price": item.get("price") or new_id("price"), "amount": amount,
                           "quantity": int(item.get("quantity") or 1), "recurring": recurring,
                           "name": (data.get("product_data") or {}).get("name") or item.get("price"),
                           "currency": data.get("currency") or currency})
@@ -187,7 +153,7 @@ class FakeStripeServer(LocalServer):
             lines = self._lines(items, currency)
         except LookupError as exc:
             return 400, _error(str(exc), param="line_items", code="resource_missing")
-        session = _shape("checkout.session")
+        session = shape("checkout.session")
         session_id = "cs_test_" + uuid.uuid4().hex
         session.update(
             id=session_id, object="checkout.session", mode="subscription", status="open", payment_status="unpaid",
@@ -202,85 +168,6 @@ class FakeStripeServer(LocalServer):
         session["_subscription_metadata"] = (params.get("subscription_data") or {}).get("metadata") or {}
         self.sessions[session_id] = session
         return 200, self._public(session)
-
-    def _subscription_make(self, sub_id, customer, monthly, session, now, invoice_id) -> dict:
-        sub = _shape("subscription")
-        period_end = now + 30 * 86400
-        item = sub["items"]["data"][0]
-        item.update(id=_id("si"), subscription=sub_id, quantity=1, created=now, current_period_start=now,
-                    current_period_end=period_end)
-        item["price"].update(id=monthly["price"], unit_amount=monthly["amount"],
-                             unit_amount_decimal=str(monthly["amount"]), currency=monthly["currency"], created=now,
-                             recurring={**item["price"]["recurring"], "interval": "month", "interval_count": 1})
-        item["plan"].update(id=monthly["price"], amount=monthly["amount"], currency=monthly["currency"],
-                            interval="month", interval_count=1, billing_scheme="per_unit")
-        sub["items"]["url"] = f"/v1/subscription_items?subscription={sub_id}"
-        sub.update(id=sub_id, customer=customer, status="active", created=now, start_date=now,
-                   billing_cycle_anchor=now, cancel_at=None, cancel_at_period_end=False, canceled_at=None,
-                   ended_at=None, trial_start=None, trial_end=None, pending_update=None, pause_collection=None,
-                   transfer_data=None, currency=monthly["currency"], latest_invoice=invoice_id,
-                   metadata=session["_subscription_metadata"], billing_schedules=[],
-                   next_pending_invoice_item_invoice=None, pending_invoice_item_interval=None)
-        self.subscriptions[sub_id] = sub
-        return sub
-
-    def _invoice_make(self, invoice_id, customer, sub_id, session, subscription, now) -> dict:
-        invoice = _shape("invoice")
-        template = invoice["lines"]["data"][0]
-        lines = []
-        for line, recurring in zip(session["_lines"], (False, True), strict=True):
-            data = copy.deepcopy(template)
-            if recurring:
-                parent = {"type": "subscription_item_details", "invoice_item_details": None,
-                          "subscription_item_details": {"invoice_item": None, "proration": False,
-                                                        "proration_details": {"credited_items": None},
-                                                        "subscription": sub_id,
-                                                        "subscription_item": subscription["items"]["data"][0]["id"]}}
-            else:
-                parent = {"type": "invoice_item_details", "subscription_item_details": None,
-                          "invoice_item_details": {"invoice_item": _id("ii"), "proration": False,
-                                                   "proration_details": {"credited_items": None},
-                                                   "subscription": sub_id}}
-            data.update(id=_id("il"), invoice=invoice_id, amount=line["amount"], subtotal=line["amount"],
-                        currency=line["currency"], description=f"1 x {line['name']}", parent=parent,
-                        period={"start": now, "end": now + (30 * 86400 if recurring else 0)},
-                        pricing={"type": "price_details", "price_details": {"price": line["price"]},
-                                 "unit_amount_decimal": str(line["amount"])})
-            lines.append(data)
-        total = sum(line["amount"] for line in session["_lines"])
-        invoice.update(
-            id=invoice_id, customer=customer, status="paid", billing_reason="subscription_create", created=now,
-            currency=session["currency"], amount_due=total, amount_paid=total, amount_remaining=0,
-            amount_overpaid=0, subtotal=total, subtotal_excluding_tax=total, total=total, total_excluding_tax=total,
-            attempt_count=1, attempted=True, period_start=now, period_end=now, next_payment_attempt=None,
-            due_date=None, from_invoice=None, last_finalization_error=None, number=f"FAKE-{invoice_id[-6:]}",
-            parent={"type": "subscription_details", "quote_details": None,
-                    "subscription_details": {"subscription": sub_id, "metadata": session["_subscription_metadata"]}},
-            lines={"object": "list", "data": lines, "has_more": False, "url": f"/v1/invoices/{invoice_id}/lines"},
-            status_transitions={"finalized_at": now, "marked_uncollectible_at": None, "paid_at": now,
-                                "voided_at": None},
-        )
-        return invoice
-
-    def _event(self, event_type: str, obj: dict, now: int) -> dict:
-        event = _shape("event")
-        event.update(id="evt_test_" + uuid.uuid4().hex, type=event_type, created=now, data={"object": obj},
-                     pending_webhooks=1, request={"id": None, "idempotency_key": None})
-        self.events.append(event)
-        return event
-
-    def _deliver(self, event: dict) -> None:
-        if not self.webhook_url:
-            return
-        body = json.dumps(event).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "Stripe-Signature": stripe_signature(body, self.webhook_secret, int(self.clock()))}
-        try:
-            status = httpx.post(self.webhook_url, content=body, headers=headers, timeout=30).status_code
-        except httpx.HTTPError:
-            status = 0
-        with self._lock:
-            self.deliveries.append((event["id"], event["type"], status))
 
     def _events_page(self, query: dict[str, str]) -> dict:
         newest_first = list(reversed(self.events))
@@ -314,7 +201,7 @@ class FakeStripeServer(LocalServer):
         if method == "POST" and path == "/v1/billing_portal/sessions":
             if not str(params.get("customer", "")).startswith("cus_"):
                 return 400, _error("No such customer", param="customer", code="resource_missing")
-            portal_id = _id("bps")
+            portal_id = new_id("bps")
             return 200, {"id": portal_id, "object": "billing_portal.session", "customer": params["customer"],
                          "return_url": params.get("return_url"), "created": int(self.clock()), "livemode": False,
                          "url": f"{self.base_url}/portal/{portal_id}"}
@@ -354,11 +241,6 @@ def _error(message: str, *, kind: str = "invalid_request_error", code: str | Non
     return {"error": {"type": kind, "message": message, "code": code, "param": param}}
 
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem"><main>{body}</main></body></html>"""
-
-
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeStripeServer
     protocol_version = "HTTP/1.1"
@@ -380,40 +262,15 @@ class _Handler(BaseHTTPRequestHandler):
             query = dict(parse_qsl(url.query, keep_blank_values=True))
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, body, extra = self.fake._serve_api(method, url.path, query, decode_form(raw), headers)
-            return self._reply(status, json.dumps(body), "application/json", extra)
+            return self._reply(status, "application/json", json.dumps(body), extra)
         match = re.fullmatch(r"/pay/([A-Za-z0-9_]+)", url.path)
         if match:
-            return self._pay(method, match.group(1))
-        match = re.fullmatch(r"/portal/([A-Za-z0-9_]+)", url.path)
-        if match:
-            return self._page(200, "Billing portal", "<h1>Billing portal</h1><p>Update your card here.</p>")
-        return self._page(404, "Not found", "<h1>Not found</h1>")
+            return self._reply(*pay_page(self.fake, method, match.group(1)))
+        if re.fullmatch(r"/portal/([A-Za-z0-9_]+)", url.path):
+            return self._reply(*portal_page())
+        return self._reply(*html_page(404, "Not found", "<h1>Not found</h1>"))
 
-    def _pay(self, method: str, session_id: str) -> None:
-        fake = self.fake
-        with fake._lock:
-            session = fake._session(session_id)
-            state = session["status"] if session else "missing"
-        if state != "open":
-            return self._page(410 if session else 404, "Checkout unavailable",
-                              f"<h1>This checkout is {html.escape(state)}</h1>")
-        if method == "POST":
-            fake.session_complete(session_id)
-            target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
-            return self._reply(303, "", "text/plain", {"Location": target})
-        rows = "".join(f"<li>{html.escape(line['name'])}: {line['amount'] / 100:.2f} "
-                       f"{html.escape(line['currency'].upper())}{' / month' if line['recurring'] else ''}</li>"
-                       for line in session["_lines"])
-        promo = ('<p><label>Promotion code <input name="promotion_code"></label></p>'
-                 if session["allow_promotion_codes"] else "")
-        self._page(200, "Fake Stripe Checkout",
-                   f"<h1>Pay {html.escape(str(session['metadata'].get('business_name', '')))}</h1>"
-                   f"<ul>{rows}</ul><form method=post>{promo}<button type=submit>Pay</button></form>")
-
-    def _page(self, status: int, title: str, body: str) -> None:
-        self._reply(status, PAGE.format(title=html.escape(title), body=body), "text/html; charset=utf-8")
-
-    def _reply(self, status: int, text: str, content_type: str, extra: dict | None = None) -> None:
+    def _reply(self, status: int, content_type: str, text: str, extra: dict | None = None) -> None:
         body = text.encode()
         try:
             self.send_response(status)

@@ -43,9 +43,19 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message}, status=status)
 
 
+def _signed_in_staff(request: HttpRequest) -> bool:
+    """Staff signed in to the admin (their own looks are not counted). Without a session cookie
+    nobody is signed in, and the session is not read at all."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+# No never_cache: an answer to a POST is never stored by a browser or proxy without explicit
+# freshness, which these answers do not give (bench/tracking.py: the hot path's CPU counts).
 @csrf_exempt
 @require_POST
-@never_cache
 def track(request: HttpRequest, token: str) -> HttpResponse:
     """One event from the page's script: JSON, at most 2 KB (refused by its Content-Length
     before anything is read), handed to the tracking service, whose answer is returned."""
@@ -62,10 +72,8 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
         payload = json.loads(body, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return _error(400, "body must be JSON")
-    user = getattr(request, "user", None)
     result = preview_track(token=token, payload=payload, ip=request.META.get("REMOTE_ADDR", ""),
-                           user_agent=request.META.get("HTTP_USER_AGENT", ""),
-                           staff=bool(user is not None and user.is_authenticated and user.is_staff))
+                           user_agent=request.META.get("HTTP_USER_AGENT", ""), staff=_signed_in_staff(request))
     return JsonResponse(result.body, status=result.status)
 
 

@@ -198,6 +198,9 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_MAX_UPLOAD_BYTES = E.IMPORT_MAX_UPLOAD_MB * 1024 * 1024
 IMPORT_BACKGROUND_ROWS = E.IMPORT_BACKGROUND_ROWS
 API_RATE_PER_MINUTE = E.API_RATE_PER_MINUTE
+# Hours an Idempotency-Key's answer is replayed; an older key is free again, and the
+# "api-idempotency-purge" schedule deletes it.
+API_IDEMPOTENCY_HOURS = 24
 HEALTH_MIN_FREE_DISK_MB = E.HEALTH_MIN_FREE_DISK_MB
 # Uploads up to the import limit are accepted by Django; the import reports oversize files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

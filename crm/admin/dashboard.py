@@ -14,19 +14,19 @@ from django.utils import timezone
 
 from crm.models import Lead, Transaction, User
 from crm.models.base import format_cents
-from crm.selectors.dashboard import Kpi, hot_lead_queue, kpi, rep_performance, reply_rate_kpi, unread_notifications
+from crm.selectors.dashboard import (
+    Kpi,
+    hot_lead_queue,
+    kpi,
+    rep_performance,
+    rep_table_parts,
+    reply_rate_kpi,
+    unread_notifications,
+)
 from crm.selectors.earnings import rep_earnings_by_month
 from crm.selectors.queue import rep_queue
-from crm.selectors.reporting import (
-    PRESETS,
-    DateRange,
-    date_range_from_params,
-    lead_report,
-    money_report,
-    month_goals,
-    preview_views_by_day,
-    text_report,
-)
+from crm.selectors.date_ranges import PRESETS, DateRange, date_range_from_params
+from crm.selectors.reporting import dashboard_report
 from crm.selectors.revenue import mrr_movements_by_month
 
 COLOURS = {"primary": "var(--color-primary-600)", "green": "#16a34a", "red": "#dc2626", "amber": "#d97706",
@@ -98,12 +98,10 @@ def _rep_param(request) -> int | None:
     return rep_id if rep_id > 0 else None
 
 
-def _goals(period: DateRange, now, rep_id: int | None) -> dict[str, int]:
-    """This month's targets, compared only when the range is this month (a monthly goal against a
-    week's numbers would mislead)."""
-    if period.preset != "this_month":
-        return {}
-    return month_goals(month=timezone.localtime(now).date().replace(day=1), rep_id=rep_id)
+def _goals_month(period: DateRange, now):
+    """This month's targets are compared only when the range is this month (a monthly goal
+    against a week's numbers would mislead)."""
+    return timezone.localtime(now).date().replace(day=1) if period.preset == "this_month" else None
 
 
 def _lead_and_text_kpis(leads, texts, goals) -> list[Kpi]:
@@ -119,9 +117,9 @@ def _lead_and_text_kpis(leads, texts, goals) -> list[Kpi]:
 
 def admin_dashboard(request, period: DateRange, now) -> dict:
     rep_id = _rep_param(request)
-    leads, texts = lead_report(period=period, rep_id=rep_id), text_report(period=period, rep_id=rep_id)
-    money = money_report(period=period, rep_id=rep_id)
-    goals = _goals(period, now, rep_id)
+    report = dashboard_report(period=period, rep_id=rep_id, goals_month=_goals_month(period, now), views=True,
+                              money=True, extra=rep_table_parts if rep_id is None else None)
+    leads, texts, money, goals = report.leads, report.texts, report.money, report.goals
     kpis = _lead_and_text_kpis(leads, texts, goals) + [
         kpi("mrr", "MRR vs target", money.mrr_cents, money.mrr_previous_end_cents, href=money.links["mrr"],
             money=True, goal=goals.get("mrr"), note="change: the ledger at the end of the previous period"),
@@ -134,35 +132,34 @@ def admin_dashboard(request, period: DateRange, now) -> dict:
     ]
     reps = list(User.objects.filter(groups__name="REP").order_by("username").values("pk", "username", "first_name",
                                                                                       "last_name", "is_active"))
+    views = report.views
     context = {"kpis": kpis, "funnel": leads.funnel, "funnel_chart": _funnel_chart(leads.funnel),
                "texts": texts, "texts_chart": _texts_chart(texts),
                "revenue_rows": [{"label": Transaction.Kind(k).label, "amount": format_cents(v),
                                  "url": money.links[f"kind_{k}"]}
                                 for k, v in money.by_kind.items()],
                "revenue_chart": _revenue_chart(money), "reps": reps, "rep_id": rep_id,
-               "notifications": unread_notifications(user=request.user)}
-    views = preview_views_by_day(period=period, rep_id=rep_id)
-    context.update(views=views, views_chart=_views_chart(views), views_total=sum(d["views"] for d in views))
+               "notifications": unread_notifications(user=request.user),
+               "views": views, "views_chart": _views_chart(views), "views_total": sum(d["views"] for d in views)}
     if rep_id is None:
         months = mrr_movements_by_month(now=now)
         context.update(mrr_months=months, mrr_chart=_mrr_chart(months),
-                       rep_rows=rep_performance(since=period.start, until=period.end))
+                       rep_rows=rep_performance(reps=reps, totals=report.totals))
     return context
 
 
 def rep_dashboard(request, period: DateRange, now) -> dict:
     """The rep's own: never a company-wide number."""
     user = request.user
-    leads = lead_report(period=period, rep_id=user.pk, link_rep=False)
-    texts = text_report(period=period, rep_id=user.pk, link_rep=False)
-    goals = _goals(period, now, user.pk)
+    report = dashboard_report(period=period, rep_id=user.pk, link_rep=False, goals_month=_goals_month(period, now),
+                              texts_by_day=False)
     queue = rep_queue(rep_id=user.pk, now=now, limit=0)
     earnings = [{"month": row.month, "accrued": format_cents(row.accrued_cents),
                  "clawed_back": format_cents(row.clawed_back_cents), "paid": format_cents(row.paid_cents)}
                 for row in rep_earnings_by_month(rep=user, now=now, months=3)]
-    return {"kpis": _lead_and_text_kpis(leads, texts, goals), "funnel": leads.funnel,
-            "funnel_chart": _funnel_chart(leads.funnel), "queue_counts": queue.counts, "queue_total": queue.total,
-            "earnings": earnings, "hot_leads": hot_lead_queue(user=user),
+    return {"kpis": _lead_and_text_kpis(report.leads, report.texts, report.goals), "funnel": report.leads.funnel,
+            "funnel_chart": _funnel_chart(report.leads.funnel), "queue_counts": queue.counts,
+            "queue_total": queue.total, "earnings": earnings, "hot_leads": hot_lead_queue(user=user),
             "notifications": unread_notifications(user=user)}
 
 

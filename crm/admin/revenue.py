@@ -32,7 +32,6 @@ from crm.selectors.revenue import (
     OPEN_PIPELINE_STATUSES,
     PROJECTION_MONTHS,
     active_client_count,
-    mrr_cents_now,
     mrr_movements_by_month,
     projection,
     projection_inputs,

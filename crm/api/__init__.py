@@ -6,9 +6,10 @@ from ninja import NinjaAPI
 from crm.api import imports, leads, messages, notifications, revenue
 from crm.api.auth import TokenAuth
 from crm.api.errors import exception_handlers_install
+from crm.api.rendering import JsonRenderer
 
 api = NinjaAPI(
-    title="Outreach CRM API", version="1", urls_namespace="api-v1", auth=TokenAuth(),
+    title="Outreach CRM API", version="1", urls_namespace="api-v1", auth=TokenAuth(), renderer=JsonRenderer(),
     description="Send `Authorization: Bearer <token>` (tokens: admin -> API tokens). A rep's token sees "
                 "only the rep's rows. Errors: {\"error\": {\"code\", \"message\", \"fields\"?}}. POSTs that "
                 "create accept an `Idempotency-Key` header.",

@@ -8,7 +8,8 @@ from ninja import Field as SchemaField
 from crm.api.auth import require_perm
 from crm.api.errors import ERRORS, ApiError, django_validation_fields
 from crm.api.idempotency import idempotent
-from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_by_id
+from crm.api.pagination import CURSOR_MAX_LENGTH, DEFAULT_LIMIT, MAX_LIMIT, page_by_created
+from crm.api.rendering import json_answer
 from crm.api.schemas import LEAD_OUT_FIELDS, LeadIn, LeadOut, LeadPage, LeadPatch
 from crm.models import Lead, User
 from crm.selectors.access import scope_queryset
@@ -23,7 +24,7 @@ class LeadFilters(Schema):
     priority: Lead.Priority | None = None
     assigned_rep_id: int | None = SchemaField(None, ge=1, le=2**31 - 1)
     search: str = SchemaField("", max_length=200, description="A phone number, or words of the name, email or city.")
-    cursor: str | None = SchemaField(None, max_length=20)
+    cursor: str | None = SchemaField(None, max_length=CURSOR_MAX_LENGTH)
     limit: int = SchemaField(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
@@ -58,7 +59,7 @@ def _invalid(exc: ValidationError) -> ApiError:
     return ApiError(422, "invalid", "The lead is not valid.", fields)
 
 
-@router.get("/leads", response={200: LeadPage, **ERRORS}, summary="List leads, newest first")
+@router.get("/leads", response={200: LeadPage, **ERRORS}, summary="List leads, newest first (by created_at)")
 def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
     queryset = visible_leads(request)
     if filters.status:
@@ -68,8 +69,8 @@ def leads_list(request: HttpRequest, filters: Query[LeadFilters]):
     if filters.assigned_rep_id:
         queryset = queryset.filter(assigned_rep_id=filters.assigned_rep_id)
     queryset = leads_search(queryset=queryset, term=filters.search)
-    rows, cursor = page_by_id(queryset.values(*LEAD_OUT_FIELDS), cursor=filters.cursor, limit=filters.limit)
-    return {"items": rows, "next_cursor": cursor}
+    rows, cursor = page_by_created(queryset.values(*LEAD_OUT_FIELDS), cursor=filters.cursor, limit=filters.limit)
+    return json_answer({"items": rows, "next_cursor": cursor})  # rows: LeadOut's columns, as read
 
 
 @router.get("/leads/{lead_id}", response={200: LeadOut, **ERRORS}, summary="Read one lead")

@@ -2,7 +2,8 @@
 
 A thin client: no ORM. Each request is one round trip to Redis through a script registered
 once (redis-py's pipeline() and Django's cache build a fresh client per call, which cost more
-than Redis itself).
+than Redis itself): the limits, the token and the queue together. A token's first event within
+the hour takes one more, after its database look-up.
 """
 
 from functools import lru_cache
@@ -32,6 +33,17 @@ redis.call('RPUSH', KEYS[4], lead .. '|' .. ARGV[1])
 if redis.call('SET', KEYS[5], '1', 'NX', 'EX', 5) then return {lead, address, link, 2} end
 return {lead, address, link, 1}
 """
+# After a token's database look-up (its first event within the hour): remember which lead it is
+# ('-' for none) and, when `ARGV[2]` is not empty, queue the event, as _TRACK would have.
+# Returns 0 not queued / 1 queued / 2 queued and a flush must be scheduled.
+_REMEMBER = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+if ARGV[2] == '' then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1] .. '|' .. ARGV[2])
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', 5) then return 2 end
+return 1
+"""
+TOKEN_SECONDS = 3600
 
 
 @lru_cache(maxsize=4)
@@ -39,7 +51,7 @@ def _client(url: str):
     import redis
 
     client = redis.Redis.from_url(url)
-    return client, client.register_script(_TRACK)
+    return client, client.register_script(_TRACK), client.register_script(_REMEMBER)
 
 
 def redis_client():
@@ -50,16 +62,19 @@ def tracking_count_and_queue(*, address_key: str, link_key: str, token: str, ite
                              address_limit: int) -> tuple[str | None, int, int, int]:
     """(lead id, "-" for a known-unknown token, or None when not cached; address count; link
     count; queued state) — see _TRACK. `item` "" counts without queueing."""
-    _, track = _client(settings.REDIS_URL)
+    _, track, _ = _client(settings.REDIS_URL)
     lead, address, link, state = track(
         keys=[address_key, link_key, TOKEN_KEY + token, QUEUE_KEY, FLUSH_FLAG],
         args=[item, link_limit, address_limit, COUNTER_SECONDS])
     return (lead.decode() if lead else None), int(address), int(link), int(state)
 
 
-def tracking_token_cache(*, token: str, lead_id: int | None) -> None:
-    """Remember which lead a token is (or that none is) for an hour."""
-    redis_client().set(TOKEN_KEY + token, UNKNOWN if lead_id is None else lead_id, ex=3600)
+def tracking_token_remember(*, token: str, lead_id: int | None, item: str) -> int:
+    """Remember which lead a token is (or that none is) for an hour and queue `item` for it
+    unless `item` is "": one round trip; the queued state as tracking_count_and_queue's."""
+    _, _, remember = _client(settings.REDIS_URL)
+    return int(remember(keys=[TOKEN_KEY + token, QUEUE_KEY, FLUSH_FLAG],
+                        args=[UNKNOWN if lead_id is None else lead_id, item, TOKEN_SECONDS]))
 
 
 def tracking_queue_read(*, count: int) -> list[bytes]:
@@ -91,10 +106,3 @@ def tracking_flush_flag() -> bool:
 def tracking_queue_reset() -> None:
     """Empty the queue and its flags (benchmarks and tests)."""
     redis_client().delete(QUEUE_KEY, FLUSH_FLAG, FLUSH_LOCK)
-
-
-def tracking_queue_push(*, lead_id: int, item: str) -> bool:
-    """Queue one event for `lead_id`; True for the one caller that should schedule a flush."""
-    client = redis_client()
-    client.rpush(QUEUE_KEY, f"{lead_id}|{item}")
-    return tracking_flush_flag()

@@ -23,6 +23,9 @@ from .ops import ProviderThrottle as ProviderThrottle
 from .ops import WebhookEvent as WebhookEvent
 from .ops import WorkerLease as WorkerLease
 from .previews import PreviewEvent as PreviewEvent
+from .reporting import ActivityCount as ActivityCount
+from .reporting import RollupLeadMove as RollupLeadMove
+from .reporting import RollupSource as RollupSource
 from .team import CompanySettings as CompanySettings
 from .team import RepProfile as RepProfile
 from .team import Target as Target

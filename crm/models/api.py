@@ -42,3 +42,5 @@ class ApiIdempotencyKey(models.Model):
     class Meta:
         verbose_name = "API idempotency key"
         constraints = [models.UniqueConstraint(fields=["token", "key"], name="api_idempotency_token_key")]
+        # The scheduled purge deletes by age (crm.services.api_idempotency).
+        indexes = [models.Index(fields=["created_at"], name="api_idempotency_created")]

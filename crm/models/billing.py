@@ -114,7 +114,11 @@ class Transaction(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["kind", "occurred_at"], name="transaction_kind_time")]
+        indexes = [
+            models.Index(fields=["kind", "occurred_at"], name="transaction_kind_time"),
+            # The churn-risk rule "a payment failed lately": failed payments are few.
+            models.Index(fields=["client", "occurred_at"], condition=Q(status="failed"), name="transaction_failed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {format_cents(self.amount_cents, self.currency)}"

@@ -156,6 +156,10 @@ class Lead(models.Model):
     # no call the lead answered since); None when answered or never texted. Kept by
     # crm.services.reply_waiting alone: the queue's "Reply waiting" bucket reads it.
     awaiting_reply_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # The newest text from the lead, answered or not; None when it never texted. Kept by
+    # crm.services.reply_waiting with the above: the rep's "replies" number starts from the
+    # leads that texted since the period began (lead_rep_replied) instead of from every text.
+    last_reply_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -167,6 +171,10 @@ class Lead(models.Model):
             # The queue's "Reply waiting" bucket (crm/selectors/queue.py): a few rows per rep.
             models.Index(fields=["assigned_rep", "awaiting_reply_since"],
                          condition=Q(awaiting_reply_since__isnull=False), name="lead_rep_awaiting"),
+            # The rep's "replies" number (crm/selectors/rep_numbers.py): the leads that texted
+            # since a date, read from the index alone (id included).
+            models.Index(fields=["assigned_rep", "last_reply_at", "id"], condition=Q(last_reply_at__isnull=False),
+                         name="lead_rep_replied"),
             models.Index(fields=["assigned_rep", "priority", "status"], name="lead_rep_prio_status"),
             models.Index(fields=["assigned_rep", "-created_at", "-id"], name="lead_rep_created"),
             models.Index(fields=["-created_at", "-id"], name="lead_created"),

@@ -174,6 +174,9 @@ class Message(models.Model):
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="message_in_flight"),
             models.Index(fields=["dedupe_key", "lead", "created_at"], condition=~Q(dedupe_key=""),
                          name="message_dedupe"),
+            # A lead's texts in over a period, from the index alone: the rep's "replies" number
+            # (crm/selectors/rep_numbers.py) counts them per lead.
+            models.Index(fields=["lead", "created_at"], condition=Q(direction="in"), name="message_lead_in"),
         ]
         constraints = [
             # A sequence step is sent at most once per enrolment, whatever crashes or retries.

@@ -158,36 +158,43 @@ class UpsellCandidate:
     offer_cents: int  # the monthly difference to the top plan
 
 
+def _upsell_rows(*, top: TopPlan, now: datetime, unhealthy: list[int], client_ids: list[int] | None) -> QuerySet:
+    """(client_id, first_started_at, plan_cents) of the candidates, longest-standing first:
+    grouped over subscriptions alone (narrow rows), not over clients joined to them."""
+    subscriptions = Subscription.objects.filter(client__status=Client.Status.ACTIVE)
+    if client_ids is not None:
+        subscriptions = subscriptions.filter(client_id__in=client_ids)
+    return (subscriptions.exclude(client_id__in=unhealthy)
+            .exclude(Exists(Upsell.objects.filter(client=OuterRef("client_id"), status=Upsell.Status.PROPOSED)))
+            .values("client_id")
+            .annotate(first_started_at=Min("started_at"),
+                      plan_cents=Max("amount_cents", filter=~Q(status=Subscription.Status.CANCELED)))
+            .filter(first_started_at__lte=now - timedelta(days=UPSELL_MIN_TENURE_DAYS),
+                    plan_cents__lt=top.amount_cents)
+            .order_by("first_started_at", "client_id"))
+
+
 def upsell_candidates(*, now: datetime, risks: dict[int, list[RiskRule]], limit: int = UPSELL_LIST_LIMIT,
                       client_ids: list[int] | None = None) -> list[UpsellCandidate]:
     """Healthy active clients (risk <= UPSELL_MAX_RISK in `risks`) of at least
     UPSELL_MIN_TENURE_DAYS whose priciest live subscription is below the top plan, with no
-    proposed upsell open, longest-standing first: three queries."""
+    proposed upsell open, longest-standing first: four queries."""
     top = top_plan()
     if top is None:
         return []
     unhealthy = [pk for pk, rules in risks.items() if risk_score(rules) > UPSELL_MAX_RISK]
-    live = ~Q(subscriptions__status=Subscription.Status.CANCELED)
-    clients = Client.objects.filter(status=Client.Status.ACTIVE)
-    if client_ids is not None:
-        clients = clients.filter(pk__in=client_ids)
-    rows = list(clients.exclude(pk__in=unhealthy)
-                .exclude(Exists(Upsell.objects.filter(client=OuterRef("pk"), status=Upsell.Status.PROPOSED)))
-                .annotate(first_started_at=Min("subscriptions__started_at"),
-                          plan_cents=Max("subscriptions__amount_cents", filter=live))
-                .filter(first_started_at__lte=now - timedelta(days=UPSELL_MIN_TENURE_DAYS),
-                        plan_cents__lt=top.amount_cents)
-                .select_related("rep").order_by("first_started_at", "pk")[:limit])
-    plans = dict(Subscription.objects.filter(client__in=[row.pk for row in rows])
-                 .exclude(status=Subscription.Status.CANCELED)
+    rows = list(_upsell_rows(top=top, now=now, unhealthy=unhealthy, client_ids=client_ids)[:limit])
+    ids = [row["client_id"] for row in rows]
+    clients = Client.objects.select_related("rep").in_bulk(ids)
+    plans = dict(Subscription.objects.filter(client__in=ids).exclude(status=Subscription.Status.CANCELED)
                  .order_by("client_id", "amount_cents").values_list("client_id", "plan_name"))
     return [UpsellCandidate(
-        client_id=row.pk, name=row.name, rep=str(row.rep or "-"), since=row.first_started_at,
-        months=(now - row.first_started_at).days * 12 // 365, risk_score=risk_score(risks.get(row.pk, [])),
-        plan=f"{plans.get(row.pk, '?')} ({format_cents(row.plan_cents)}/month)",
+        client_id=pk, name=clients[pk].name, rep=str(clients[pk].rep or "-"), since=row["first_started_at"],
+        months=(now - row["first_started_at"]).days * 12 // 365, risk_score=risk_score(risks.get(pk, [])),
+        plan=f"{plans.get(pk, '?')} ({format_cents(row['plan_cents'])}/month)",
         offer=f"Upgrade to {top.name} ({format_cents(top.amount_cents)}/month)",
-        offer_cents=top.amount_cents - row.plan_cents,
-    ) for row in rows]
+        offer_cents=top.amount_cents - row["plan_cents"],
+    ) for row in rows if (pk := row["client_id"]) in clients]
 
 
 def upsell_candidate_for(*, client_id: int, now: datetime) -> UpsellCandidate | None:

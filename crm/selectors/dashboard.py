@@ -1,16 +1,15 @@
 """The dashboard's cards and lists: KPI cards built from crm/selectors/reporting.py, the "call
-these first" list, unread notifications and the per-rep table. Reps get their own; admins get
-the company's."""
+these first" list, unread notifications and the per-rep table. Reps get their own; admins get the company's."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from crm.models import Client, Lead, Message, Notification, User
+from crm.models import ActivityCount, Client, Lead, Notification, User
 from crm.models.base import format_cents
 from crm.selectors.access import scope_queryset
+from crm.selectors.activity import Days, Sources, activity_parts, part
 from crm.selectors.reporting import TextReport
 
 
@@ -59,12 +58,14 @@ def reply_rate_kpi(texts: TextReport) -> Kpi:
 
 
 def hot_lead_queue(*, user, limit: int = 10) -> list[Lead]:
-    """The leads a rep should call first: hot, then warm, most recently active first."""
-    leads = scope_queryset(Lead.objects.all(), user).exclude(
-        status__in=[Lead.Status.PAID, Lead.Status.LOST]
-    ).filter(priority__in=[Lead.Priority.HOT, Lead.Priority.WARM])
-    rank = Case(When(priority=Lead.Priority.HOT, then=Value(0)), default=Value(1), output_field=IntegerField())
-    return list(leads.select_related("assigned_rep").order_by(rank, F("hot_at").desc(nulls_last=True), "-id")[:limit])
+    """The leads a rep should call first: hot, then warm, most recently alerted first. One
+    ordered scan of the rep's lead_rep_call_first index (migration 0019), stopped at `limit`:
+    "HOT" sorts before "WARM", so ordering by the priority's value is hot first."""
+    return list(
+        scope_queryset(Lead.objects.all(), user).filter(priority__in=[Lead.Priority.HOT, Lead.Priority.WARM])
+        .exclude(status__in=[Lead.Status.PAID, Lead.Status.LOST]).select_related("assigned_rep")
+        .order_by("priority", F("hot_at").desc(nulls_last=True), "-id")[:limit]
+    )
 
 
 def unread_notifications(*, user, limit: int = 8) -> list[Notification]:
@@ -80,18 +81,35 @@ def _per_rep(rows, rep_field: str):
     return Coalesce(Subquery(counted.values("n")[:1]), 0)
 
 
-def rep_performance(*, since: datetime, until: datetime) -> list[dict]:
-    """Per active rep, in [since, until): leads assigned and created, leads turned hot, replies
-    received on their leads, and clients they closed. One query, whatever the number of reps."""
-    reps = User.objects.filter(groups__name="REP", is_active=True).annotate(
-        lead_total=_per_rep(Lead.objects.filter(created_at__gte=since, created_at__lt=until), "assigned_rep"),
-        hot_total=_per_rep(Lead.objects.filter(hot_at__gte=since, hot_at__lt=until), "assigned_rep"),
-        reply_total=_per_rep(Message.objects.filter(direction=Message.Direction.INBOUND, created_at__gte=since,
-                                                    created_at__lt=until), "lead__assigned_rep"),
-        won_total=_per_rep(Client.objects.filter(created_at__gte=since, created_at__lt=until), "rep"),
-    ).order_by("username")
+def rep_table_parts(sources: Sources, days: Days) -> list:
+    """Parts (for crm.selectors.reporting.dashboard_report's statement) of the per-rep table over
+    the period of `days`, per active rep: leads created and assigned to them (lead_rep_created),
+    leads turned hot, replies received on their leads (pre-counted, by rep) and clients they won."""
+    period = {"gte": days.split, "lt": days.end}
+    reps = User.objects.filter(groups__name="REP", is_active=True)
+
+    def per_rep(key: str, rows, rep_field: str):
+        return part(reps, key, F("pk"), _per_rep(rows, rep_field))
+
+    def within(field: str) -> dict:
+        return {f"{field}__{lookup}": moment for lookup, moment in period.items()}
+
+    return activity_parts(sources, days, [ActivityCount.Metric.TEXT_IN], by_rep=True) + [
+        per_rep("rep_leads", Lead.objects.filter(**within("created_at")), "assigned_rep"),
+        per_rep("rep_hot", Lead.objects.filter(**within("hot_at")), "assigned_rep"),
+        per_rep("rep_won", Client.objects.filter(**within("created_at")), "rep"),
+    ]
+
+
+def rep_performance(*, reps: list[dict], totals: dict) -> list[dict]:
+    """The per-rep table from `rep_table_parts`' rows: each active rep of `reps` ({"pk",
+    "username", "first_name", "last_name", "is_active"}), in that order."""
+    def count(key: str, rep_id: int) -> int:
+        return totals.get((key, rep_id), 0)
+
     return [
-        {"rep": rep.get_full_name() or rep.username, "rep_id": rep.pk, "leads": rep.lead_total, "hot": rep.hot_total,
-         "replies": rep.reply_total, "won": rep.won_total}
-        for rep in reps
+        {"rep": f"{rep['first_name']} {rep['last_name']}".strip() or rep["username"], "rep_id": rep["pk"],
+         "leads": count("rep_leads", rep["pk"]), "hot": count("rep_hot", rep["pk"]),
+         "replies": count(f"rep:{ActivityCount.Metric.TEXT_IN}", rep["pk"]), "won": count("rep_won", rep["pk"])}
+        for rep in reps if rep["is_active"]
     ]

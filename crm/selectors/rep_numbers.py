@@ -3,7 +3,9 @@
 For each rep, over [start, end):
 - calls: calls the rep made; connects: those answered (answered_at set) or logged "connected";
 - texts: texts the rep sent by hand (sent_by the rep; not canceled or failed);
-- replies: texts received from the rep's leads;
+- replies: texts received from the rep's leads (counted from the leads that texted since `start`,
+  Lead.last_reply_at on the lead_rep_replied index, each lead's texts in the period on
+  message_lead_in: the rep's repliers, not every text of the period nor every lead of the rep);
 - deals: clients the rep closed (Client.rep, created in the period);
 - revenue_cents: net of the rep's clients' succeeded transactions in the period (refunds count
   negative), in the company currency;
@@ -71,6 +73,14 @@ def _grouped(queryset, rep_path: str, **aggregates) -> dict[int, dict]:
     return {row[rep_path]: row for row in queryset.order_by().values(rep_path).annotate(**aggregates)}
 
 
+def _texts_in(start: datetime, end: datetime) -> Subquery:
+    """The lead's texts in over [start, end): one probe of message_lead_in per lead (a lead with
+    one has last_reply_at >= start, crm.services.reply_waiting)."""
+    return Subquery(Message.objects.filter(lead=OuterRef("pk"), direction=Message.Direction.INBOUND,
+                                           created_at__gte=start, created_at__lt=end)
+                    .order_by().values("lead").annotate(n=Count("*")).values("n")[:1])
+
+
 def _speed(rep_ids: list[int], start: datetime, end: datetime) -> dict[int, list[float | None]]:
     """Rep -> seconds from alert to first call or text, per lead that turned hot in the period."""
     first_call = (Call.objects.filter(lead=OuterRef("pk"), created_at__gte=OuterRef("hot_at"))
@@ -117,8 +127,8 @@ def reps_numbers(*, rep_ids: list[int], start: datetime, end: datetime) -> dict[
                      connects=Count("pk", filter=Q(answered_at__isnull=False) | Q(outcome=Call.Outcome.CONNECTED)))
     texts = _grouped(Message.objects.filter(sent_by_id__in=rep_ids, direction=Message.Direction.OUTBOUND, **period)
                      .exclude(status__in=[Message.Status.CANCELED, Message.Status.FAILED]), "sent_by_id", n=Count("pk"))
-    replies = _grouped(Message.objects.filter(lead__assigned_rep_id__in=rep_ids, direction=Message.Direction.INBOUND,
-                                              **period), "lead__assigned_rep_id", n=Count("pk"))
+    replies = _grouped(Lead.objects.filter(assigned_rep_id__in=rep_ids, last_reply_at__gte=start),
+                       "assigned_rep_id", n=Sum(_texts_in(start, end)))
     deals = _grouped(Client.objects.filter(rep_id__in=rep_ids, **period), "rep_id", n=Count("pk"))
     revenue = _grouped(Transaction.objects.filter(client__rep_id__in=rep_ids, status=Transaction.Status.SUCCEEDED,
                                                   occurred_at__gte=start, occurred_at__lt=end),
@@ -128,7 +138,7 @@ def reps_numbers(*, rep_ids: list[int], start: datetime, end: datetime) -> dict[
         n.calls = calls.get(rep_id, {}).get("calls", 0)
         n.connects = calls.get(rep_id, {}).get("connects", 0)
         n.texts = texts.get(rep_id, {}).get("n", 0)
-        n.replies = replies.get(rep_id, {}).get("n", 0)
+        n.replies = replies.get(rep_id, {}).get("n") or 0
         n.deals = deals.get(rep_id, {}).get("n", 0)
         n.revenue_cents = revenue.get(rep_id, {}).get("cents") or 0
         reached = [s for s in speeds[rep_id] if s is not None]

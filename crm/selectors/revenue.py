@@ -9,7 +9,8 @@ first, the current (partial) month last. Money is integer cents.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, Func, IntegerField, Q, Sum, Value, When
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from crm.models import Client, CompanySettings, Lead, MrrChange, Subscription, Transaction
@@ -48,20 +49,45 @@ def months_back(*, now: datetime, count: int) -> list[datetime]:
     return [add_months(current, offset) for offset in range(1 - count, 1)]
 
 
-def month_bucket(field: str, starts: list[datetime]) -> Case:
+class MonthBucket(Func):
     """The index in `starts` (month starts, oldest first) of the month `field` falls in, for rows
     already filtered to [starts[0], the month after the last): plain comparisons with the
-    boundaries as instants, 2-3x cheaper per row than truncating each time in a time zone."""
-    whens = [When(**{f"{field}__lt": start}, then=Value(index - 1)) for index, start in enumerate(starts) if index]
-    return Case(*whens, default=Value(len(starts) - 1), output_field=IntegerField())
+    boundaries as instants (no time-zone arithmetic per row). PostgreSQL finds the month with
+    width_bucket, a binary search over the boundaries; other databases walk a CASE."""
+
+    output_field = IntegerField()
+
+    def __init__(self, field: str, starts: list[datetime]):
+        self.starts = starts
+        super().__init__(F(field))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        field = self.get_source_expressions()[0]
+        whens = [When(GreaterThan(Value(start), field), then=Value(index - 1))
+                 for index, start in enumerate(self.starts) if index]
+        case = Case(*whens, default=Value(len(self.starts) - 1), output_field=IntegerField())
+        return compiler.compile(case.resolve_expression(compiler.query))
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        field_sql, field_params = compiler.compile(self.get_source_expressions()[0])
+        if len(self.starts) < 2:
+            return "0", []
+        return f"width_bucket({field_sql}, %s::timestamptz[])", [*field_params, list(self.starts[1:])]
+
+
+def month_bucket(field: str, starts: list[datetime]) -> MonthBucket:
+    """The month index of `field` among `starts` (see MonthBucket)."""
+    return MonthBucket(field, starts)
 
 
 def mrr_cents_now() -> int:
-    """MRR now: every subscription that is not canceled (past due still counts until Stripe
-    cancels it), amount x quantity per month, as `Subscription.mrr_cents` says, summed in SQL."""
-    rows = (Subscription.objects.exclude(status=Subscription.Status.CANCELED).values("interval")
-            .annotate(total=Sum(F("amount_cents") * F("quantity"))).order_by())
-    return sum(monthly_cents(row["total"], row["interval"]) for row in rows)
+    """MRR now, the one home of that number: every subscription that is not canceled (past due
+    still counts until Stripe cancels it), amount x quantity per month, each as
+    `Subscription.mrr_cents` says (so it equals the sum of the clients' MRR movements). Counted
+    in SQL per price (interval, amount, quantity): one query, a row per distinct price."""
+    rows = (Subscription.objects.exclude(status=Subscription.Status.CANCELED)
+            .values_list("interval", "amount_cents", "quantity").annotate(n=Count("pk")).order_by())
+    return sum(monthly_cents(amount * quantity, interval) * n for interval, amount, quantity, n in rows)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "webhook-retry": ("crm.tasks.messaging.webhook_events_retry_task", 1),
     # Twilio webhooks spooled in Redis while the database was down (crm/integrations/webhook_spool.py).
     "webhook-spool": ("crm.tasks.messaging.webhook_spool_drain_task", 1),
+    "api-idempotency-purge": ("crm.tasks.api.api_idempotency_purge_task", 60),  # keys past API_IDEMPOTENCY_HOURS
+    "dashboard-rollups": ("crm.tasks.rollups.rollups_refresh_task", 1),  # the dashboard's pre-counted activity
+    "stripe-sync": ("crm.tasks.billing.stripe_sync_task", 60),  # Stripe events the webhook never received
 }
 
 

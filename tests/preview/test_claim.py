@@ -3,51 +3,21 @@ replaced before it expires), the local checkout only in development, a clear pag
 500) otherwise; the preview's buttons and {checkout_url} in texts point at it."""
 
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.test import Client
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from crm.integrations import stripe_api
 from crm.models import CheckoutSession, Client as ClientRow, CompanySettings, Lead, Transaction
 from crm.services.messaging.templates import preview_url, template_context, template_render
-from fakes.stripe_server import FakeStripeServer
 from tests.factories import CompanySettingsFactory, LeadFactory
+from tests.stripe_fixtures import BASE, CHECKOUT_NOW
 
-pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 12, 2, 15, 20, tzinfo=UTC)
-BASE = "https://crm.example.com"
-
-
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def base_settings(settings):
-    settings.PUBLIC_BASE_URL = BASE
-    settings.STRIPE_SECRET_KEY = ""
-    settings.STRIPE_API_BASE_URL = ""
-    settings.DEBUG = False
-    stripe_api._stripe_backend.cache_clear()
-    cache.clear()
-    yield settings
-    stripe_api._stripe_backend.cache_clear()
-
-
-@pytest.fixture
-def fake(base_settings):
-    with FakeStripeServer(api_key="sk_test_claim_123456") as server:
-        base_settings.STRIPE_SECRET_KEY = server.api_key
-        base_settings.STRIPE_API_BASE_URL = server.base_url
-        base_settings.PROVIDER_MAX_ATTEMPTS = 1
-        yield server
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("checkout_clock", "base_settings")]
+NOW = CHECKOUT_NOW
 
 
 @pytest.fixture

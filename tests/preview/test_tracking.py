@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, override_settings
 
@@ -90,6 +91,32 @@ def test_logged_in_staff_are_not_counted(lead, admin_client):
     response = post(admin_client, lead, event(lead))
     assert response.json()["counted"] is False
     assert not PreviewEvent.objects.exists()
+
+
+def test_a_visitor_with_a_session_cookie_that_is_no_staff_sign_in_is_counted(lead, rep_user):
+    rep_user.is_staff = False
+    rep_user.save()
+    signed_in = Client()
+    signed_in.force_login(rep_user)
+    stale = Client()
+    stale.cookies[settings.SESSION_COOKIE_NAME] = "no-such-session"
+    assert [post(client, lead, event(lead)).status_code for client in (signed_in, stale)] == [201, 201]
+    assert PreviewEvent.objects.count() == 2
+
+
+def test_an_anonymous_event_does_not_read_the_session(lead):
+    response = post(Client(), lead, event(lead))
+    assert response.status_code == 201
+    assert "Cookie" not in response.get("Vary", "")  # the session middleware marks a session read so
+
+
+@pytest.mark.parametrize("ua, counted", [
+    ("Mozilla/5.0 (compatible; Googlebot/2.1) " + "x" * 600, False),  # past the remembered length
+    (BROWSER_UA + " " + "y" * 600, True),
+])
+def test_long_user_agents_are_judged_by_the_same_rule(lead, ua, counted):
+    for _ in range(2):  # the second answer for a user agent may be a remembered one
+        assert post(Client(), lead, event(lead), ua=ua).json()["counted"] is counted
 
 
 def test_events_without_the_pages_nonce_are_not_counted(lead):

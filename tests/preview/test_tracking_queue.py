@@ -84,3 +84,29 @@ def test_a_crashed_flush_is_redone_not_lost(monkeypatch):
     assert preview_queue.preview_events_flush() == 1
     lead.refresh_from_db()
     assert lead.preview_seconds == 10
+
+
+def test_an_event_is_one_round_trip_and_a_tokens_first_one_more_after_its_look_up(monkeypatch,
+                                                                                 django_assert_num_queries):
+    """Counting, the token and the queue are one Redis script per event; a token not seen within
+    the hour is looked up once in the database and remembered with its event in one more."""
+    lead = LeadFactory()
+    monkeypatch.setattr(tracking, "preview_events_flush_start", lambda: None)
+    calls = []
+    for name in ("tracking_count_and_queue", "tracking_token_remember"):
+        original = getattr(tracking, name)
+        monkeypatch.setattr(tracking, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    with django_assert_num_queries(1):
+        assert post(lead, "view").status_code == 201
+    assert calls == ["tracking_count_and_queue", "tracking_token_remember"]
+    calls.clear()
+    with django_assert_num_queries(0):
+        assert post(lead, "ping", seconds=15).status_code == 201
+    assert calls == ["tracking_count_and_queue"]
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.get(tracking_queue.TOKEN_KEY + lead.preview_token) == str(lead.pk).encode()
+    assert 3500 < client.ttl(tracking_queue.TOKEN_KEY + lead.preview_token) <= 3600
+    assert client.llen(tracking_queue.QUEUE_KEY) == 2
+    assert preview_queue.preview_events_flush() == 2
+    lead.refresh_from_db()
+    assert lead.preview_views == 1 and lead.preview_seconds == 15

@@ -8,7 +8,7 @@ Lines are only ever appended (a clawback never edits the accrual it offsets), at
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from crm.models import Commission, CompanySettings, RepProfile, Transaction
@@ -27,60 +27,65 @@ def commission_share(amount_cents: int, rate: Decimal) -> int:
     return int((Decimal(amount_cents) * rate).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
-def _line_create(*, rep, txn: Transaction, kind: str, rate: Decimal, amount_cents: int) -> Commission | None:
-    """The line, unless it was written already (the payment was seen before). Callers hold the
-    event or client lock, so a concurrent writer of the same line is an IntegrityError that
-    fails (and retries) the whole event rather than a second line."""
-    if amount_cents == 0 or Commission.objects.filter(rep=rep, transaction=txn, kind=kind).exists():
+def _line_create(*, rep, txn: Transaction, kind: str, rate: Decimal, amount_cents: int,
+                 new: bool = False) -> Commission | None:
+    """The line, unless it was written already (the payment was seen before; `new`: the
+    transaction was written just now, so it has no lines to look for). Callers hold the event or
+    client lock, so a concurrent writer of the same line is an IntegrityError that fails (and
+    retries) the whole event rather than a second line."""
+    if amount_cents == 0 or (not new and Commission.objects.filter(rep=rep, transaction=txn, kind=kind).exists()):
         return None
     return Commission.objects.create(rep=rep, transaction=txn, kind=kind, rate=rate, amount_cents=amount_cents,
                                      currency=txn.currency)
 
 
-def commission_accrue(*, txn: Transaction) -> Commission | None:
-    """Accrue the client's rep their share of a successful payment, once per transaction.
-    None when the client has no rep, the payment is not a positive one, or it accrued already."""
+def commission_accrue(*, txn: Transaction, new: bool = False) -> Commission | None:
+    """Accrue the client's rep their share of a successful payment, once per transaction (`new`:
+    `txn` was written just now). None when the client has no rep, the payment is not a positive
+    one, or it accrued already."""
     rep = txn.client.rep
     if (rep is None or txn.kind not in PAYMENT_KINDS or txn.amount_cents <= 0
             or txn.status != Transaction.Status.SUCCEEDED):
         return None
     rate = commission_rate(rep)
     return _line_create(rep=rep, txn=txn, kind=Commission.Kind.ACCRUAL, rate=rate,
-                        amount_cents=commission_share(txn.amount_cents, rate))
+                        amount_cents=commission_share(txn.amount_cents, rate), new=new)
 
 
-def commission_clawback_refund(*, refund: Transaction) -> Commission | None:
+def commission_clawback_refund(*, refund: Transaction, new: bool = False) -> Commission | None:
     """Take back the rep's share of a refund (a negative transaction), at the rate of the
-    client's last accrual (else the rep's rate now), once per refund."""
+    client's last accrual (else the rep's rate now), once per refund (`new`: written just now)."""
     rep = refund.client.rep
     if rep is None or refund.amount_cents >= 0:
         return None
-    last = (Commission.objects.filter(rep=rep, kind=Commission.Kind.ACCRUAL, transaction__client=refund.client_id)
-            .order_by("-transaction__occurred_at", "-id").first())
-    rate = last.rate if last else commission_rate(rep)
+    rate = (Commission.objects.filter(rep=rep, kind=Commission.Kind.ACCRUAL, transaction__client=refund.client_id)
+            .order_by("-transaction__occurred_at", "-id").values_list("rate", flat=True).first())
+    rate = commission_rate(rep) if rate is None else rate
     return _line_create(rep=rep, txn=refund, kind=Commission.Kind.REFUND_CLAWBACK, rate=rate,
-                        amount_cents=commission_share(refund.amount_cents, rate))
+                        amount_cents=commission_share(refund.amount_cents, rate), new=new)
 
 
 def commissions_clawback_churn(*, client_id: int, churned_at: datetime) -> list[Commission]:
     """A client who churns within CompanySettings.commission_clawback_days of a payment takes
     back what the rep earned on it, less what refunds on that window already took back. One
-    line per payment, written once however often the churn is reported."""
+    line per payment, written once however often the churn is reported (two queries and one
+    INSERT for all the lines)."""
     since = churned_at - timedelta(days=CompanySettings.load().commission_clawback_days)
-    window = Commission.objects.filter(transaction__client_id=client_id, transaction__occurred_at__gte=since,
-                                       transaction__occurred_at__lte=churned_at)
-    accruals = list(window.filter(kind=Commission.Kind.ACCRUAL).select_related("transaction")
-                    .order_by("transaction__occurred_at", "id"))
-    taken = -(window.filter(kind=Commission.Kind.REFUND_CLAWBACK).aggregate(s=Sum("amount_cents"))["s"] or 0)
+    window = list(Commission.objects.filter(transaction__client_id=client_id, transaction__occurred_at__gte=since,
+                                            transaction__occurred_at__lte=churned_at)
+                  .select_related("transaction").order_by("transaction__occurred_at", "id"))
+    taken = -sum(line.amount_cents for line in window if line.kind == Commission.Kind.REFUND_CLAWBACK)
+    clawed = {(line.rep_id, line.transaction_id) for line in window if line.kind == Commission.Kind.CHURN_CLAWBACK}
     lines = []
-    for accrual in accruals:
+    for accrual in (line for line in window if line.kind == Commission.Kind.ACCRUAL):
         offset = min(taken, accrual.amount_cents)
         taken -= offset
-        line = _line_create(rep=accrual.rep, txn=accrual.transaction, kind=Commission.Kind.CHURN_CLAWBACK,
-                            rate=accrual.rate, amount_cents=-(accrual.amount_cents - offset))
-        if line:
-            lines.append(line)
-    return lines
+        amount = -(accrual.amount_cents - offset)
+        if amount and (accrual.rep_id, accrual.transaction_id) not in clawed:
+            lines.append(Commission(rep_id=accrual.rep_id, transaction=accrual.transaction,
+                                    kind=Commission.Kind.CHURN_CLAWBACK, rate=accrual.rate, amount_cents=amount,
+                                    currency=accrual.transaction.currency))
+    return Commission.objects.bulk_create(lines)
 
 
 def commissions_approve(*, commissions: QuerySet, now=None) -> int:

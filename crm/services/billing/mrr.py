@@ -15,13 +15,15 @@ its `occurred_at`), so the deltas always add up to the MRR now. Kinds:
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 
 from crm.models import Client, MrrChange, Subscription
 
 
 def client_mrr_cents(client_id: int) -> int:
     """The client's MRR now: the sum over its subscriptions, as saved."""
-    return sum(sub.mrr_cents for sub in Subscription.objects.filter(client_id=client_id))
+    return sum(sub.mrr_cents for sub in Subscription.objects.filter(client_id=client_id)
+               .only("amount_cents", "quantity", "interval", "status"))
 
 
 def mrr_change_kind(*, before: int, after: int, had_mrr: bool) -> str | None:
@@ -35,24 +37,33 @@ def mrr_change_kind(*, before: int, after: int, had_mrr: bool) -> str | None:
     return MrrChange.Kind.EXPANSION if after > before else MrrChange.Kind.CONTRACTION
 
 
-def mrr_change_record(*, subscription: Subscription, occurred_at: datetime, source: str) -> MrrChange | None:
+def mrr_change_record(*, subscription: Subscription, occurred_at: datetime, source: str,
+                      client_created: bool = False) -> MrrChange | None:
     """Record the client's MRR movement caused by `source` (a Stripe event id, "checkout:<id>",
     ...), once: the same source for the same subscription records nothing the second time.
-    Returns the new row, or None when the MRR did not move or `source` was recorded already."""
-    with transaction.atomic():
-        # One writer per client at a time, so `before` is the last change's `after`.
-        Client.objects.select_for_update().filter(pk=subscription.client_id).first()
-        if MrrChange.objects.filter(subscription=subscription, source=source).exists():
+    Returns the new row, or None when the MRR did not move or `source` was recorded already.
+    `client_created`: the client was inserted in this database transaction (no other writer can
+    see it), so it has no earlier movement and no other subscription: nothing to read."""
+    changes = MrrChange.objects.filter(client_id=OuterRef("pk"))
+    with transaction.atomic(savepoint=False):
+        if client_created:
+            before, seen, after = None, False, subscription.mrr_cents
+        else:
+            # One writer per client at a time (the row locked), so `before` is the last change's
+            # `after`: the last one recorded (ids follow the order changes were applied, under
+            # this lock), not the latest `occurred_at`, so events processed out of order still
+            # chain. The lock, the last change and whether `source` was recorded: one query.
+            before, seen = (Client.objects.select_for_update(of=("self",)).filter(pk=subscription.client_id)
+                            .annotate(before=Subquery(changes.order_by("-id").values("mrr_after_cents")[:1]),
+                                      seen=Exists(changes.filter(subscription=subscription, source=source)))
+                            .values_list("before", "seen").get())
+            after = None if seen else client_mrr_cents(subscription.client_id)
+        if seen:
             return None
-        # The last one recorded (ids follow the order changes were applied, under the lock above),
-        # not the latest `occurred_at`: events processed out of order must still chain.
-        last = MrrChange.objects.filter(client_id=subscription.client_id).order_by("-id").first()
-        before = last.mrr_after_cents if last else 0
-        after = client_mrr_cents(subscription.client_id)
-        kind = mrr_change_kind(before=before, after=after, had_mrr=last is not None)
+        kind = mrr_change_kind(before=before or 0, after=after, had_mrr=before is not None)
         if kind is None:
             return None
         return MrrChange.objects.create(
-            client_id=subscription.client_id, subscription=subscription, kind=kind, delta_cents=after - before,
+            client_id=subscription.client_id, subscription=subscription, kind=kind, delta_cents=after - (before or 0),
             mrr_after_cents=after, currency=subscription.currency, occurred_at=occurred_at, source=source,
         )

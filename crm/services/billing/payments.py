@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from crm.models import (
@@ -38,26 +38,28 @@ RECORDABLE_KINDS = (Transaction.Kind.SETUP, Transaction.Kind.SUBSCRIPTION, Trans
 FUTURE_SLACK = timedelta(minutes=5)
 
 
-def _client_for_lead(lead: Lead, customer_id: str | None) -> Client:
-    """The lead's client: the one holding this Stripe customer, else the lead's own, else new."""
-    client = Client.objects.filter(stripe_customer_id=customer_id).first() if customer_id else None
-    client = client or Client.objects.filter(lead=lead).first()
+def _client_for_lead(lead: Lead, customer_id: str | None) -> tuple[Client, bool]:
+    """The lead's client: the one holding this Stripe customer, else the lead's own, else new
+    (one query to look, whichever it is); and whether it was created now."""
+    found = Client.objects.select_related("rep").filter(
+        Q(lead=lead) | Q(stripe_customer_id=customer_id) if customer_id else Q(lead=lead))
+    client = min(found, key=lambda c: (not customer_id or c.stripe_customer_id != customer_id, c.pk), default=None)
     if client is None:
         return Client.objects.create(lead=lead, name=lead.business_name, email=lead.email, phone=lead.phone,
-                                     rep=lead.assigned_rep, stripe_customer_id=customer_id or None)
+                                     rep=lead.assigned_rep, stripe_customer_id=customer_id or None), True
     changed = []
     if customer_id and not client.stripe_customer_id:
         client.stripe_customer_id = customer_id
         changed.append("stripe_customer_id")
     if client.rep_id is None and lead.assigned_rep_id:
-        client.rep_id = lead.assigned_rep_id
+        client.rep = lead.assigned_rep
         changed.append("rep")
     if client.status != Client.Status.ACTIVE:
         client.status = Client.Status.ACTIVE
         changed.append("status")
     if changed:
         client.save(update_fields=changed)
-    return client
+    return client, False
 
 
 def _subscription_open(*, client: Client, subscription_id: str | None, amount_cents: int, currency: str,
@@ -77,34 +79,45 @@ def _payment_timeline(client: Client, *, amount_cents: int, currency: str, kind:
                                      data={"amount_cents": amount_cents, "currency": currency, "kind": kind})
 
 
+# What checkout_complete reads of the lead (the row is wide; its rep comes in the same query).
+LEAD_FIELDS = ("business_name", "email", "phone", "status", "assigned_rep")
+
+
 def checkout_complete(*, lead_id: int, session_id: str, customer_id: str, subscription_id: str | None,
-                      setup_amount_cents: int, monthly_amount_cents: int, currency: str, occurred_at: datetime,
-                      setup_payment_id: str, actor=None) -> Client:
+                      setup_amount_cents: int | None, monthly_amount_cents: int | None, currency: str,
+                      occurred_at: datetime, setup_payment_id: str, actor=None) -> Client:
     """The lead paid: their Client (found by Stripe customer or lead, else created from the lead),
     a Subscription for the monthly plan (none when it is 0), the setup-fee Transaction
     (`setup_payment_id`, at most 64 characters), the rep's commission, the MRR movement, the
     CheckoutSession complete, the lead PAID with its sequences stopped, the rep and admins told
-    and a timeline event. Idempotent per session: a second call returns the same Client and
-    writes nothing (concurrent calls for one lead wait for each other on the lead's row)."""
+    and a timeline event. Amounts or currency not given (None, "") are the company's. Idempotent
+    per session: a second call returns the same Client and writes nothing (concurrent calls for
+    one lead wait for each other on the lead's row)."""
     company = CompanySettings.load()
+    setup_amount_cents = company.setup_fee_cents if setup_amount_cents is None else setup_amount_cents
+    monthly_amount_cents = company.monthly_plan_cents if monthly_amount_cents is None else monthly_amount_cents
     currency = (currency or company.currency).lower()
-    with transaction.atomic():
-        lead = Lead.objects.select_for_update().get(pk=lead_id)
+    with transaction.atomic(savepoint=False):
+        lead = (Lead.objects.select_for_update(of=("self",)).select_related("assigned_rep").only(*LEAD_FIELDS)
+                .get(pk=lead_id))
         done = Transaction.objects.filter(provider_id=setup_payment_id).select_related("client").first()
         if done is not None:
             return done.client
-        client = _client_for_lead(lead, customer_id)
+        client, created = _client_for_lead(lead, customer_id)
         setup = Transaction.objects.create(
             client=client, kind=Transaction.Kind.SETUP, amount_cents=setup_amount_cents, currency=currency,
             provider_id=setup_payment_id, description="Website setup fee", occurred_at=occurred_at)
-        commission_accrue(txn=setup)
+        commission_accrue(txn=setup, new=True)
         if monthly_amount_cents > 0:
             subscription = _subscription_open(client=client, subscription_id=subscription_id,
                                               amount_cents=monthly_amount_cents, currency=currency,
                                               started_at=occurred_at, price_id=company.stripe_monthly_price_id)
-            mrr_change_record(subscription=subscription, occurred_at=occurred_at, source=f"checkout:{session_id}")
-        CheckoutSession.objects.filter(stripe_id=session_id).update(status=CheckoutSession.Status.COMPLETE)
-        lead_bulk_set_status(leads=Lead.objects.filter(pk=lead.pk), status=Lead.Status.PAID, actor=actor)
+            mrr_change_record(subscription=subscription, occurred_at=occurred_at, source=f"checkout:{session_id}",
+                              client_created=created and subscription.client_id == client.pk)
+        if not session_id.startswith(MANUAL_SESSION_PREFIX):
+            CheckoutSession.objects.filter(stripe_id=session_id).update(status=CheckoutSession.Status.COMPLETE)
+        if lead.status != Lead.Status.PAID:
+            lead_bulk_set_status(leads=Lead.objects.filter(pk=lead.pk), status=Lead.Status.PAID, actor=actor)
         lead_sequences_stop(lead_id=lead.pk, reason="paid", now=timezone.now())
         _payment_timeline(client, amount_cents=setup_amount_cents, currency=currency, kind="checkout", actor=actor)
         monthly = f" + {format_cents(monthly_amount_cents, currency)}/month" if monthly_amount_cents else ""
@@ -139,9 +152,9 @@ def _book(*, client: Client, kind: str, amount_cents: int, currency: str, occurr
         return existing, False
     txn = Transaction.objects.create(provider_id=provider_id or None, **defaults)
     if kind == Transaction.Kind.REFUND:
-        commission_clawback_refund(refund=txn)
+        commission_clawback_refund(refund=txn, new=True)
     else:
-        commission_accrue(txn=txn)
+        commission_accrue(txn=txn, new=True)
     _payment_timeline(client, amount_cents=amount_cents, currency=currency, kind=kind, actor=actor)
     return txn, True
 
@@ -175,7 +188,7 @@ def invoice_paid_record(*, client: Client, subscription: Subscription | None, in
     subscription is active again. None when nothing was charged."""
     if amount_cents <= 0:
         return None
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         txn, _ = _book(client=client, kind=Transaction.Kind.SUBSCRIPTION, amount_cents=amount_cents, currency=currency,
                        occurred_at=occurred_at, provider_id=invoice_id, subscription=subscription,
                        description=f"{subscription.plan_name if subscription else 'Subscription'}, "
@@ -191,8 +204,9 @@ def charge_refund_record(*, client: Client, charge_id: str, refunded_total_cents
     Transaction for what is new since the refunds already recorded on this charge, and the
     commission clawed back on it. Reports of a smaller total (older, or repeated) write nothing."""
     prefix = f"{charge_id}:refund:"
-    with transaction.atomic():
-        Client.objects.select_for_update().filter(pk=client.pk).first()  # one refund writer per client
+    with transaction.atomic(savepoint=False):
+        # One refund writer per client.
+        Client.objects.select_for_update().filter(pk=client.pk).values_list("pk", flat=True).first()
         before = -(Transaction.objects.filter(client=client, kind=Transaction.Kind.REFUND,
                                               provider_id__startswith=prefix)
                    .aggregate(s=Sum("amount_cents"))["s"] or 0)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from crm.models import Client, CompanySettings, Lead, Subscription, WebhookEvent
+from crm.models import Client, Lead, Subscription, WebhookEvent
 from crm.services.billing.payments import charge_refund_record, checkout_complete, invoice_paid_record
 from crm.services.billing.subscriptions import (
     SubscriptionState,
@@ -60,13 +60,24 @@ def event_customer_id(payload: dict) -> str | None:
     return _id(obj.get("customer")) if isinstance(obj, dict) else None
 
 
+def _customer_known(customer_id: str) -> bool:
+    return Client.objects.filter(stripe_customer_id=customer_id).exists()
+
+
+def stripe_event_ready(payload: dict) -> bool:
+    """Whether the client an event is about exists (or it names none): an event that waited
+    for its checkout can be processed now."""
+    customer_id = event_customer_id(payload)
+    return customer_id is None or _customer_known(customer_id)
+
+
 def _client_or_wait(customer_id: str | None) -> Client:
     if not customer_id:
         raise ValueError("The event names no customer")
-    client = Client.objects.select_related("rep", "lead").filter(stripe_customer_id=customer_id).first()
+    client = Client.objects.select_related("rep").filter(stripe_customer_id=customer_id).first()
     if client is None:
         raise EventNotReady(f"No client for Stripe customer {customer_id} yet (waiting for its checkout)",
-                            recheck=lambda: Client.objects.filter(stripe_customer_id=customer_id).exists())
+                            recheck=lambda: _customer_known(customer_id))
     return client
 
 
@@ -92,9 +103,10 @@ def _one_time_cents(invoice: dict) -> int:
     return total
 
 
-def _metadata_cents(metadata: dict, key: str, default: int) -> int:
+def _metadata_cents(metadata: dict, key: str) -> int | None:
+    """Cents the checkout put in the session's metadata (None when absent: the company's price)."""
     value = str(metadata.get(key, "")).strip()
-    return int(value) if value.isdigit() else default
+    return int(value) if value.isdigit() else None
 
 
 def _lead_id(session: dict) -> int | None:
@@ -109,16 +121,15 @@ def checkout_session_completed(event: WebhookEvent) -> Client | None:
         logger.warning("Stripe checkout %s is unpaid (%s) or names no lead; ignored", session_id,
                        session.get("payment_status"))
         return None
-    company = CompanySettings.load()
     metadata = session.get("metadata") or {}
     invoice_id = _id(session.get("invoice"))
     try:
         return checkout_complete(
             lead_id=lead_id, session_id=session_id, customer_id=_id(session.get("customer")) or "",
             subscription_id=_id(session.get("subscription")),
-            setup_amount_cents=_metadata_cents(metadata, "setup_fee_cents", company.setup_fee_cents),
-            monthly_amount_cents=_metadata_cents(metadata, "monthly_plan_cents", company.monthly_plan_cents),
-            currency=session.get("currency") or company.currency,
+            setup_amount_cents=_metadata_cents(metadata, "setup_fee_cents"),
+            monthly_amount_cents=_metadata_cents(metadata, "monthly_plan_cents"),
+            currency=session.get("currency") or "",
             occurred_at=_at(session.get("created")) or _at(_created(event)),
             # The setup fee is a one-time line of the first invoice (subscription mode).
             setup_payment_id=(f"{invoice_id}:setup" if invoice_id else
@@ -129,21 +140,33 @@ def checkout_session_completed(event: WebhookEvent) -> Client | None:
         return None
 
 
+def _invoice_client_and_subscription(invoice: dict) -> tuple[Client, Subscription | None]:
+    """The invoice's client (waiting for it while it is not recorded) and our row of its
+    subscription: one query when the subscription is ours and held by that customer's client."""
+    customer_id = _id(invoice.get("customer"))
+    subscription_id = _invoice_subscription_id(invoice)
+    subscription = (Subscription.objects.select_related("client__rep")
+                    .filter(stripe_subscription_id=subscription_id).first() if subscription_id else None)
+    if subscription is not None and customer_id and subscription.client.stripe_customer_id == customer_id:
+        return subscription.client, subscription
+    return _client_or_wait(customer_id), subscription
+
+
 def invoice_paid(event: WebhookEvent) -> Any:
     invoice = _object(event)
-    client = _client_or_wait(_id(invoice.get("customer")))
+    client, subscription = _invoice_client_and_subscription(invoice)
     paid_at = _at((invoice.get("status_transitions") or {}).get("paid_at")) or _at(_created(event))
     return invoice_paid_record(
-        client=client, subscription=_subscription(_invoice_subscription_id(invoice)), invoice_id=invoice["id"],
+        client=client, subscription=subscription, invoice_id=invoice["id"],
         amount_cents=int(invoice.get("amount_paid") or 0) - _one_time_cents(invoice),
         currency=invoice.get("currency") or "usd", occurred_at=paid_at, state_at=_created(event))
 
 
 def invoice_payment_failed(event: WebhookEvent) -> bool:
     invoice = _object(event)
-    client = _client_or_wait(_id(invoice.get("customer")))
+    client, subscription = _invoice_client_and_subscription(invoice)
     return subscription_payment_failed(
-        client=client, subscription=_subscription(_invoice_subscription_id(invoice)), invoice_id=invoice["id"],
+        client=client, subscription=subscription, invoice_id=invoice["id"],
         attempt=int(invoice.get("attempt_count") or 1), amount_cents=int(invoice.get("amount_due") or 0),
         currency=invoice.get("currency") or "usd", occurred_at=_at(_created(event)), state_at=_created(event))
 

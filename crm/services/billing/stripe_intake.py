@@ -1,15 +1,24 @@
 """Taking in a Stripe event, however it came (the signed webhook, or `manage.py stripe_sync`
 reading the Events API): check its shape, store it once, process it once.
 
-Types we do not act on are acknowledged and not stored. A stored event is processed in the
-same call; a failure keeps its error for the scheduled retry (crm.services.webhooks). When a
-checkout lands, events that were waiting for its customer are applied right after it.
+Types we do not act on are acknowledged and not stored. A new event is stored and processed in
+one database transaction (one commit, the row inserted before its handler runs): a concurrent
+delivery of the same event waits on the unique (source, event_id) until that commits, then
+finds it stored. A failure keeps its error for the scheduled retry (crm.services.webhooks).
+When a checkout lands, events that were waiting for its customer are applied right after it.
 """
 
 import re
 
+from django.db import IntegrityError, transaction
+
 from crm.models import WebhookEvent
-from crm.services.billing.stripe_events import CUSTOMER_CREATING_TYPES, event_customer_id, stripe_event_wanted
+from crm.services.billing.stripe_events import (
+    CUSTOMER_CREATING_TYPES,
+    event_customer_id,
+    stripe_event_ready,
+    stripe_event_wanted,
+)
 from crm.services.webhooks import webhook_event_process
 
 EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,96}")
@@ -19,6 +28,10 @@ WAITING_APPLY_LIMIT = 100
 
 class StripeEventInvalid(ValueError):
     """A payload that cannot be a Stripe event (its message says why)."""
+
+
+class _StoredBefore(Exception):
+    """The event's row exists already (a redelivery, or a concurrent one that committed first)."""
 
 
 def stripe_event_problem(payload) -> str:
@@ -37,6 +50,20 @@ def stripe_event_problem(payload) -> str:
     return ""
 
 
+def _store_and_process(payload: dict) -> tuple[WebhookEvent, bool]:
+    """Insert the event and run its handler in one transaction; raises _StoredBefore (having
+    written nothing) when the event was stored before."""
+    with transaction.atomic():
+        try:
+            event = WebhookEvent.objects.create(
+                source=WebhookEvent.Source.STRIPE, event_id=payload["id"], event_type=payload["type"],
+                payload=payload, object_id=payload["data"]["object"]["id"])
+        except IntegrityError as exc:
+            raise _StoredBefore from exc
+        ok, _ = webhook_event_process(event=event)
+    return event, ok
+
+
 def stripe_event_accept(*, payload: dict) -> WebhookEvent | None:
     """Store (once per event id; concurrent deliveries store one row) and process a Stripe
     event. None when its type is not one we act on. Raises StripeEventInvalid, storing nothing,
@@ -46,15 +73,18 @@ def stripe_event_accept(*, payload: dict) -> WebhookEvent | None:
         raise StripeEventInvalid(problem)
     if not stripe_event_wanted(payload["type"]):
         return None
-    # INSERT ... ON CONFLICT DO NOTHING, then read the row: one round trip fewer than
-    # get_or_create for a new event, and concurrent deliveries still store one row.
-    WebhookEvent.objects.bulk_create([WebhookEvent(
-        source=WebhookEvent.Source.STRIPE, event_id=payload["id"], event_type=payload["type"], payload=payload,
-        object_id=payload["data"]["object"]["id"])], ignore_conflicts=True)
-    event = WebhookEvent.objects.get(source=WebhookEvent.Source.STRIPE, event_id=payload["id"])
-    if event.processed_at is not None:
-        return event  # a duplicate of one already handled
-    ok, _ = webhook_event_process(event=event)
+    try:
+        event, ok = _store_and_process(payload)
+    except _StoredBefore:
+        event = WebhookEvent.objects.get(source=WebhookEvent.Source.STRIPE, event_id=payload["id"])
+        if event.processed_at is not None:
+            return event  # a duplicate of one already handled: no second effect
+        ok, _ = webhook_event_process(event=event)  # stored but not processed yet: try it now
+    else:
+        if not ok and not event.attempts and stripe_event_ready(payload):
+            # It waited for its customer (no attempt counted), whose checkout committed while
+            # this transaction was open, so that checkout could not see this event: take it now.
+            ok, _ = webhook_event_process(event=event)
     customer_id = event_customer_id(payload)
     if ok and customer_id and event.event_type in CUSTOMER_CREATING_TYPES:
         stripe_events_apply_waiting(customer_id=customer_id)

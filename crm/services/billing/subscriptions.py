@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from crm.models import Client, Notification, Subscription, Transaction, User
+from crm.models import Client, Lead, Notification, Subscription, Transaction, User
 from crm.models.base import format_cents
 from crm.services.billing.commissions import commissions_clawback_churn
 from crm.services.billing.mrr import mrr_change_record
@@ -42,7 +42,14 @@ def billing_recipients(rep: User | None) -> list[User]:
 
 
 def _locked(subscription: Subscription) -> Subscription:
+    """The subscription and its client, both rows locked (one query)."""
     return Subscription.objects.select_for_update().select_related("client").get(pk=subscription.pk)
+
+
+def _copy_back(subscription: Subscription, saved: Subscription) -> None:
+    """Give the caller's object the values just saved (no query, unlike refresh_from_db)."""
+    for field in Subscription._meta.concrete_fields:
+        setattr(subscription, field.attname, getattr(saved, field.attname))
 
 
 def _client_risk(client: Client, at_risk: bool, reason: str = "") -> None:
@@ -55,12 +62,14 @@ def subscription_state_apply(*, subscription: Subscription, state: SubscriptionS
     """Apply the provider's state of the subscription unless it is older than the state applied
     last, or the subscription is canceled. Scheduling a cancellation marks the client at risk.
     True when applied."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         sub = _locked(subscription)
         if state_at < sub.stripe_state_at or sub.status == Subscription.Status.CANCELED:
             return False
         if state.status == Subscription.Status.CANCELED:
-            return subscription_cancel(subscription=sub, canceled_at=occurred_at, source=source, state_at=state_at)
+            canceled = subscription_cancel(subscription=sub, canceled_at=occurred_at, source=source, state_at=state_at)
+            _copy_back(subscription, sub)
+            return canceled
         was_scheduled = sub.cancel_at_period_end
         sub.amount_cents, sub.quantity, sub.interval = state.amount_cents, state.quantity, state.interval
         sub.stripe_price_id, sub.plan_name = state.price_id[:64], (state.plan_name or sub.plan_name)[:100]
@@ -75,7 +84,7 @@ def subscription_state_apply(*, subscription: Subscription, state: SubscriptionS
             _client_risk(sub.client, True, f"Cancellation scheduled{ends}")
         elif not sub.cancel_at_period_end and sub.status == Subscription.Status.ACTIVE and sub.client.churn_risk:
             _client_risk(sub.client, False)
-    subscription.refresh_from_db()
+    _copy_back(subscription, sub)
     return True
 
 
@@ -83,21 +92,21 @@ def subscription_cancel(*, subscription: Subscription, canceled_at: datetime, so
     """End the subscription (whatever order the news came in: a cancellation is final). The
     client churns when it has no other live subscription, and a churn within the clawback
     window takes back the rep's commissions. True when it was live until now."""
-    with transaction.atomic():
-        sub = _locked(subscription)
+    with transaction.atomic(savepoint=False):
+        sub = _locked(subscription)  # the client's row too
         if sub.status == Subscription.Status.CANCELED:
             return False
         sub.status, sub.canceled_at, sub.cancel_at_period_end = Subscription.Status.CANCELED, canceled_at, False
         sub.stripe_state_at = max(sub.stripe_state_at, state_at)
         sub.save()
         mrr_change_record(subscription=sub, occurred_at=canceled_at, source=source)
-        client = Client.objects.select_for_update().get(pk=sub.client_id)
+        client = sub.client
         live = client.subscriptions.exclude(status=Subscription.Status.CANCELED).exists()
         if not live:
             client.status = Client.Status.CHURNED
             client.save(update_fields=["status"])
             commissions_clawback_churn(client_id=client.pk, churned_at=canceled_at)
-    subscription.refresh_from_db()
+    _copy_back(subscription, sub)
     return True
 
 
@@ -107,21 +116,24 @@ def subscription_payment_failed(*, client: Client, subscription: Subscription | 
     transaction; the subscription goes past due (unless a newer state is known), the client is
     at risk, and the rep and admins are told once per attempt. True when this attempt is new."""
     attempt = max(attempt, 1)
-    with transaction.atomic():
-        _, created = Transaction.objects.get_or_create(
-            provider_id=f"{invoice_id}:failed:{attempt}"[:64],
-            defaults={"client": client, "subscription": subscription, "kind": Transaction.Kind.SUBSCRIPTION,
-                      "amount_cents": amount_cents, "currency": currency, "status": Transaction.Status.FAILED,
-                      "description": f"Invoice {invoice_id}, attempt {attempt}: failed", "occurred_at": occurred_at})
-        if not created:
+    provider_id = f"{invoice_id}:failed:{attempt}"[:64]
+    with transaction.atomic(savepoint=False):
+        # The unique provider id is the backstop against a concurrent report of the same attempt.
+        if Transaction.objects.filter(provider_id=provider_id).exists():
             return False
+        Transaction.objects.create(
+            provider_id=provider_id, client=client, subscription=subscription, kind=Transaction.Kind.SUBSCRIPTION,
+            amount_cents=amount_cents, currency=currency, status=Transaction.Status.FAILED,
+            description=f"Invoice {invoice_id}, attempt {attempt}: failed", occurred_at=occurred_at)
         if subscription is not None:
             sub = _locked(subscription)
             if sub.status != Subscription.Status.CANCELED and state_at >= sub.stripe_state_at:
                 sub.status, sub.stripe_state_at = Subscription.Status.PAST_DUE, state_at
                 sub.save(update_fields=["status", "stripe_state_at"])
         _client_risk(client, True, f"Payment failed on {occurred_at:%b %d} (attempt {attempt})")
-        notify(lead=client.lead, kind=Notification.Kind.PAYMENT_FAILED, recipients=billing_recipients(client.rep),
+        # The notification names the lead by id; its (wide) row is not read.
+        lead = Lead(pk=client.lead_id) if client.lead_id else None
+        notify(lead=lead, kind=Notification.Kind.PAYMENT_FAILED, recipients=billing_recipients(client.rep),
                text=f"Payment failed for {client.name}: {format_cents(amount_cents, currency)} "
                     f"(attempt {attempt}). The card may need updating.")
     return True
@@ -132,7 +144,7 @@ def subscription_payment_succeeded(*, subscription: Subscription, state_at: int)
     known) and lifts the client's payment risk."""
     if subscription.status != Subscription.Status.PAST_DUE:
         return  # the usual case: nothing to lift, no lock to take
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         sub = _locked(subscription)
         if sub.status != Subscription.Status.PAST_DUE or state_at < sub.stripe_state_at:
             return

@@ -23,7 +23,6 @@ from crm.services.enrollments import StepBook
 from crm.services.messaging import sendrows
 from crm.services.messaging.gate import Decision, Refusal, can_send
 from crm.services.messaging.outcomes import message_canceled, message_failed, message_sent
-from crm.services.reply_waiting import reply_waiting_answered, text_answers
 from crm.services.webhooks import status_callbacks_apply_waiting
 
 # A 429 puts the text back in the queue this much later.
@@ -124,8 +123,6 @@ def message_send(*, message_id: int | None = None, claimed: Message | None = Non
                                                      Message.Status.UNDELIVERED) else Message.Status.SENT
         message_sent(message=message, step=step, following=steps.following(step) if step else None, now=now,
                      sid=result.sid, status=status, error_code=result.error_code)
-        if text_answers(status):
-            reply_waiting_answered(lead_id=message.lead_id, at=message.created_at)  # the rep's queue
     if backend.name == "twilio":
         # Callbacks that came in before the SID was recorded were kept for this moment.
         status_callbacks_apply_waiting(sids=[result.sid])
@@ -171,8 +168,7 @@ def messages_reconcile(*, older_than: timedelta = timedelta(minutes=1), backend=
                         sent_at=message.claimed_at or message.created_at):
                     continue
                 message.provider_sid = found.sid
-                message_sent(message=message, step=step, now=message.claimed_at or now)
-                reply_waiting_answered(lead_id=message.lead_id, at=message.created_at)
+                message_sent(message=message, step=step, now=message.claimed_at or now, status=Message.Status.SENT)
                 adopted += 1
             else:
                 reason = "not confirmed by the provider after a crash; not re-sent"

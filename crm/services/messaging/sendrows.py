@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import connection
 
 from crm.models import Enrollment, Lead, Message, TimelineEvent
+from crm.services.reply_waiting import reply_waiting_answered_sql, text_answers
 
 MESSAGE = connection.ops.quote_name(Message._meta.db_table)
 LEAD = connection.ops.quote_name(Lead._meta.db_table)
@@ -80,10 +81,15 @@ def _message_sent(message_id: int, sid: str, status: str, error_code: str, now) 
             f"sent_at = %s, delivered_at = %s WHERE id = %s", [sid, status, error_code, _at(now), delivered, message_id])
 
 
-def _lead_contacted(lead_id: int, now) -> tuple[str, list]:
-    """Last contacted now; a NEW lead becomes CONTACTED."""
-    return (f"UPDATE {LEAD} SET last_contacted_at = %s, status = CASE WHEN status = %s THEN %s ELSE status END "
-            f"WHERE id = %s", [_at(now), Lead.Status.NEW, Lead.Status.CONTACTED, lead_id])
+def _lead_contacted(lead_id: int, now, answer_id: int | None) -> tuple[str, list]:
+    """Last contacted now; a NEW lead becomes CONTACTED; `answer_id`: the text answers a reply
+    that came in before it was written (crm.services.reply_waiting's rule, in this statement)."""
+    answered, params = "", [_at(now), Lead.Status.NEW, Lead.Status.CONTACTED]
+    if answer_id is not None:
+        answered = ", " + reply_waiting_answered_sql(written_at=f"(SELECT created_at FROM {MESSAGE} WHERE id = %s)")
+        params.append(answer_id)
+    return (f"UPDATE {LEAD} SET last_contacted_at = %s, status = CASE WHEN status = %s THEN %s ELSE status END"
+            f"{answered} WHERE id = %s", [*params, lead_id])
 
 
 def _timeline(lead_id: int, kind: str, actor_id: int | None, data: dict, now) -> tuple[str, list]:
@@ -115,10 +121,12 @@ def enrollment_move_on(*, enrollment_id: int, step_id: int, following, now) -> b
 
 def sent_record(*, message_id: int, sid: str, status: str, error_code: str, lead_id: int, actor_id: int | None,
                 timeline: dict, move: tuple | None, now) -> None:
-    """Everything a sent text writes: its SID and status (unless `sid` is None: already written),
-    the lead contacted, the "Text sent" event, and `move` = (enrollment id, step id, following
+    """Everything a sent text writes: its SID and `status` (unless `sid` is None: already written;
+    `status` says what it is), the lead contacted (and a reply before the text answered, when the
+    status is an answer), the "Text sent" event, and `move` = (enrollment id, step id, following
     step) for a sequence step. One statement on PostgreSQL (writes in a WITH), four on SQLite."""
-    parts = [_lead_contacted(lead_id, now), _timeline(lead_id, "message_out", actor_id, timeline, now)]
+    answer_id = message_id if text_answers(status) else None
+    parts = [_lead_contacted(lead_id, now, answer_id), _timeline(lead_id, "message_out", actor_id, timeline, now)]
     if sid is not None:
         parts.insert(0, _message_sent(message_id, sid, status, error_code, now))
     if move is not None:

@@ -4,6 +4,9 @@ A callback can beat the sender's own write of the SID (Twilio posts "sent" while
 is still returning). Such a callback is kept, waiting, and applied the moment the SID is
 recorded (`status_callbacks_apply_waiting` in services/webhooks.py, called by every writer of
 a SID), with the scheduled webhook retry as the safety net. None is dropped.
+
+A text reported failed or undelivered after it went out was no answer after all: a reply it
+had answered waits again (crm.services.reply_waiting).
 """
 
 from django.utils import timezone
@@ -11,6 +14,7 @@ from django.utils import timezone
 from crm.models import Message, WebhookEvent
 from crm.services.errors import EventNotReady
 from crm.services.messaging.outcomes import message_failed
+from crm.services.reply_waiting import reply_waiting_recount, text_answers
 
 RANK = {
     Message.Status.QUEUED: 0, Message.Status.SENDING: 1, Message.Status.SENT: 2,
@@ -49,6 +53,8 @@ def message_status_apply(*, webhook_event: WebhookEvent) -> str:
     if not Message.objects.filter(pk=message.pk, status=message.status).update(**updates):
         return "ignored: changed concurrently"
     if new in (Message.Status.UNDELIVERED, Message.Status.FAILED):
+        if text_answers(message.status):  # it counted as an answer to the lead's reply: no more
+            reply_waiting_recount(lead_id=message.lead_id)
         # A sequence step already ended when the provider took the text; this only tells people
         # and acts on the carrier's code (21610 opts out, dead numbers are flagged).
         message_failed(message=message, lead=message.lead, step=message.sequence_step, code=code,

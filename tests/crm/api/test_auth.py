@@ -5,13 +5,15 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+import redis
 import time_machine
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from crm.models import ApiToken
-from crm.services.api_tokens import api_token_create, api_token_revoke
+from crm.models import ApiToken, User
+from crm.services.api_tokens import api_token_authenticate, api_token_create, api_token_revoke
 from tests.crm.api.conftest import ApiClient
 
 
@@ -76,3 +78,62 @@ def test_over_the_budget_is_429_with_retry_after_until_the_minute_turns(rep_user
         assert other_api.get("/leads").status_code == 200  # per token, not global
     with time_machine.travel(start + timedelta(seconds=51)):
         assert rep_api.get("/leads").status_code == 200
+
+
+@pytest.mark.parametrize(("superuser", "groups"), [
+    (False, []), (False, ["REP"]), (False, ["ADMIN"]), (False, ["ADMIN", "REP"]), (False, ["Other"]),
+    (False, ["Not ADMIN", "REP team"]),
+    (True, []), (True, ["REP"]),
+])
+def test_one_query_brings_the_role_and_permissions_the_admin_would_use(superuser, groups,
+                                                                      django_assert_num_queries):
+    """The token's read carries the user's role and permissions (User.role and has_perm make no
+    query of their own) and they are what a fresh read of the user gives."""
+    user = User.objects.create(username="someone", is_superuser=superuser, is_staff=True)
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    user.user_permissions.add(Permission.objects.get(codename="add_importbatch"))
+    _, raw = api_token_create(user=user, name="t", actor=user)
+    api_token_authenticate(raw=raw)  # records the first use
+    perms = ["crm.view_lead", "crm.add_lead", "crm.change_lead", "crm.add_importbatch", "crm.view_subscription",
+             "auth.change_group"]
+    with django_assert_num_queries(1):
+        token = api_token_authenticate(raw=raw)
+        read = (token.user.role, token.user.is_rep, token.user.is_admin, [token.user.has_perm(p) for p in perms])
+    fresh = User.objects.get(pk=user.pk)
+    assert read == (fresh.role, fresh.is_rep, fresh.is_admin, [fresh.has_perm(p) for p in perms])
+    assert read[3][3] is True  # the user's own permission counts, as in the admin
+
+
+def test_a_permission_taken_from_the_role_in_the_admin_applies_at_the_next_request(rep_user, rep_api):
+    assert rep_api.get("/leads").status_code == 200
+    Group.objects.get(name="REP").permissions.remove(Permission.objects.get(codename="view_lead"))
+    _assert_error(rep_api.get("/leads"), 403, "forbidden")
+
+
+@pytest.fixture
+def redis_rate(settings):
+    """The budget counted in Redis (as in production): one round trip per request."""
+    settings.REDIS_URL = "redis://127.0.0.1:6379/15"  # the database tests/crm/services/test_throttle.py uses
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    yield client
+    for key in client.scan_iter("crm:api-rate:*"):
+        client.delete(key)
+
+
+@override_settings(API_RATE_PER_MINUTE=2)
+def test_with_redis_the_budget_is_one_counter_per_token_and_minute(redis_rate, rep_user):
+    token, raw = api_token_create(user=rep_user, name="r", actor=rep_user)
+    start = timezone.now().replace(second=30, microsecond=0)
+    for key in redis_rate.scan_iter(f"crm:api-rate:{token.pk}:*"):
+        redis_rate.delete(key)
+    api = ApiClient(raw)
+    with time_machine.travel(start):
+        assert [api.get("/leads").status_code for _ in range(2)] == [200, 200]
+        refused = api.get("/leads")
+        _assert_error(refused, 429, "rate_limited")
+        assert refused["Retry-After"] == "30"
+    key = f"crm:api-rate:{token.pk}:{int(start.timestamp()) // 60}"
+    assert int(redis_rate.get(key)) == 3 and 0 < redis_rate.ttl(key) <= 120
+    with time_machine.travel(start + timedelta(seconds=31)):
+        assert api.get("/leads").status_code == 200

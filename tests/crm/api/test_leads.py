@@ -1,8 +1,13 @@
 """/api/v1/leads: a rep's token sees exactly the rep's rows; create goes through the import's
 validation, dedupe and pipeline; changes leave timeline events; idempotency keys."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from crm.models import Lead, TimelineEvent
 from crm.services.imports.batches import import_batch_confirm, import_batch_create
@@ -57,24 +62,47 @@ def test_an_admins_token_sees_every_lead_and_filters(admin_api, world, other_rep
     assert _ids(admin_api.get("/leads", status="ENGAGED", priority="HOT")) == {world["mine"][0].pk}
 
 
-def test_the_cursor_walks_every_lead_once_newest_first(admin_api, world):
+def _walk(api, limit: int) -> list[int]:
     seen, cursor = [], None
     while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = admin_api.get("/leads", **params).json()
+        page = api.get("/leads", limit=limit, **({"cursor": cursor} if cursor else {})).json()
         seen += [row["id"] for row in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
-            break
-    assert seen == sorted(Lead.objects.values_list("pk", flat=True), reverse=True)
-    bad = admin_api.get("/leads", cursor="abc")
-    assert bad.status_code == 422 and bad.json()["error"]["fields"] == {"cursor": ["is not valid"]}
+            return seen
 
 
-def test_list_queries_do_not_grow_with_the_page(rep_api, rep_user, django_assert_max_num_queries):
+def test_the_cursor_walks_every_lead_once_newest_first(admin_api, world):
+    # Newest first by created_at, then id: an older lead made later (an id above the others')
+    # comes after them, and leads made at the same instant come by id, across page ends too.
+    now = timezone.now()
+    leads = sorted(Lead.objects.all(), key=lambda lead: lead.pk)
+    for lead, minutes in zip(leads, [5, 1, 1, 1, 9, 0, 3], strict=True):
+        Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(minutes=minutes))
+    expected = list(Lead.objects.order_by("-created_at", "-pk").values_list("pk", flat=True))
+    assert expected != sorted(expected, reverse=True)
+    for limit in (1, 2, 3, 50):
+        assert _walk(admin_api, limit) == expected
+    for bad in ("abc", "12", "1.2.3", ".5", "5.", "-5.1", "1" * 18 + ".1", "1." + "1" * 19, "1e5.1", "².1", "1.²", "1.2\n"):
+        response = admin_api.get("/leads", cursor=bad)
+        assert response.status_code == 422, bad
+        assert response.json()["error"]["fields"] == {"cursor": ["is not valid"]}
+
+
+def test_a_reps_pages_walk_only_the_reps_leads(rep_api, rep_user, other_rep):
+    LeadFactory.create_batch(7, assigned_rep=other_rep)
+    mine = [LeadFactory(assigned_rep=rep_user).pk for _ in range(5)]
+    LeadFactory.create_batch(3)
+    assert _walk(rep_api, 2) == sorted(mine, reverse=True)
+
+
+def test_a_page_of_leads_is_two_queries_the_token_and_the_rows(rep_api, rep_user, django_assert_num_queries):
     LeadFactory.create_batch(60, assigned_rep=rep_user)
-    with django_assert_max_num_queries(6):
+    rep_api.get("/leads")  # records the token's use (at most once a minute)
+    with django_assert_num_queries(2):
         assert len(rep_api.get("/leads", limit=50).json()["items"]) == 50
+    with django_assert_num_queries(2):
+        assert len(rep_api.get("/leads", limit=50, status="NEW", priority="NORMAL").json()["items"]) == 50
 
 
 LEAD = {"business_name": "Joe's Plumbing", "phone": "(212) 555-0147", "city": "Albany", "state": "new york",
@@ -138,6 +166,16 @@ def test_the_same_idempotency_key_and_body_give_the_same_answer_and_one_lead(adm
     assert admin_api_user.is_admin
     fresh = other.post("/leads", {**LEAD, "phone": "(212) 555-0149"}, headers=key)
     assert fresh.status_code == 201 and Lead.objects.count() == 2
+
+
+def test_a_key_older_than_api_idempotency_hours_is_a_new_request(admin_api):
+    key = {"Idempotency-Key": "form-submission-2"}
+    assert admin_api.post("/leads", LEAD, headers=key).status_code == 201
+    later = timezone.now() + timedelta(hours=settings.API_IDEMPOTENCY_HOURS, seconds=1)
+    with time_machine.travel(later, tick=False):
+        fresh = admin_api.post("/leads", {**LEAD, "phone": "(212) 555-0148"}, headers=key)
+    assert fresh.status_code == 201, fresh.content
+    assert Lead.objects.count() == 2
 
 
 def test_a_failed_request_frees_its_key(admin_api):

@@ -32,3 +32,14 @@ def test_notifications_are_your_own_and_marked_read(rep_api, rep_user, other_rep
     NotificationFactory(recipient=rep_user)
     assert rep_api.post("/notifications/read").json() == {"marked": 1}
     assert Notification.objects.get(pk=theirs.pk).read_at is None
+
+
+def test_a_cursor_of_anything_but_ascii_digits_is_422_not_a_server_error(rep_api, rep_user):
+    NotificationFactory.create_batch(3, recipient=rep_user)
+    first = rep_api.get("/notifications", limit=2).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    assert len(rep_api.get("/notifications", cursor=first["next_cursor"]).json()["items"]) == 1
+    for bad in ("²", "1²", "١٢", "1" * 19, "-1", "1.5"):
+        response = rep_api.get("/notifications", cursor=bad)
+        assert response.status_code == 422, (bad, response.status_code)
+        assert response.json()["error"]["fields"] == {"cursor": ["is not valid"]}

@@ -6,8 +6,10 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 import pytest
 import time_machine
 
-from crm.models import Lead, Message, Notification
-from crm.selectors.dashboard import hot_lead_queue, kpi, rep_performance, unread_notifications
+from crm.models import Lead, Message, Notification, User
+from crm.selectors.dashboard import hot_lead_queue, kpi, rep_performance, rep_table_parts, unread_notifications
+from crm.selectors.date_ranges import DateRange
+from crm.selectors.reporting import dashboard_report
 from tests.factories import (
     AdminUserFactory,
     ClientFactory,
@@ -77,6 +79,18 @@ def test_the_call_first_queue_is_hot_then_warm_and_a_reps_own(world, django_asse
     assert world["b1"].pk not in [lead.pk for lead in hot_lead_queue(user=world["admin"])]  # paid
 
 
+def test_the_call_first_queue_puts_every_hot_lead_before_any_warm_one_newest_alert_first(world):
+    with at(NOW):
+        alice = world["alice"]
+        warm_new = LeadFactory(assigned_rep=alice, priority=Lead.Priority.WARM, hot_at=NOW)
+        hot_old = LeadFactory(assigned_rep=alice, priority=Lead.Priority.HOT, hot_at=NOW - timedelta(days=9))
+        hot_never = LeadFactory(assigned_rep=alice, priority=Lead.Priority.HOT, hot_at=None)
+        LeadFactory(assigned_rep=alice, priority=Lead.Priority.HOT, status=Lead.Status.LOST, hot_at=NOW)
+    queue = [lead.pk for lead in hot_lead_queue(user=alice)]
+    assert queue == [world["a1"].pk, hot_old.pk, hot_never.pk, warm_new.pk, world["a2"].pk]
+    assert [lead.pk for lead in hot_lead_queue(user=alice, limit=2)] == queue[:2]
+
+
 def test_unread_notifications_are_the_viewers_own(world, django_assert_num_queries):
     with django_assert_num_queries(1):
         assert [n.text for n in unread_notifications(user=world["alice"])] == ["a1 is hot"]
@@ -84,17 +98,28 @@ def test_unread_notifications_are_the_viewers_own(world, django_assert_num_queri
     assert Notification.objects.count() == 2
 
 
-def test_rep_performance_counts_the_range_only(world, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        rows = rep_performance(since=NOVEMBER, until=NOW)
+def _rep_rows(since, until, **kwargs):
+    period = DateRange(start=since, end=until, preset="custom")
+    reps = list(User.objects.filter(groups__name="REP").order_by("username").values(
+        "pk", "username", "first_name", "last_name", "is_active"))
+    return rep_performance(reps=reps, totals=dashboard_report(period=period, extra=rep_table_parts).totals)
+
+
+def test_rep_performance_counts_the_range_only(world):
+    rows = _rep_rows(NOVEMBER, NOW)
     assert rows == [
         {"rep": rows[0]["rep"], "rep_id": world["alice"].pk, "leads": 2, "hot": 1, "replies": 1, "won": 0},
         {"rep": rows[1]["rep"], "rep_id": world["bob"].pk, "leads": 0, "hot": 1, "replies": 1, "won": 1},
     ]
     assert [row["rep"] for row in rows] == [world["alice"].get_full_name() or "alice",
                                            world["bob"].get_full_name() or "bob"]
-    all_time = rep_performance(since=datetime(2000, 1, 1, tzinfo=UTC), until=NOW)
+    all_time = _rep_rows(datetime(2026, 1, 1, 5, tzinfo=UTC), NOW)
     assert (all_time[0]["leads"], all_time[0]["replies"]) == (3, 2)
     # October alone: the lead and the reply made on 31 October in New York, nothing of November.
-    october = rep_performance(since=NOVEMBER - timedelta(days=31), until=NOVEMBER)
+    october = _rep_rows(NOVEMBER - timedelta(days=31), NOVEMBER)
     assert (october[0]["leads"], october[0]["hot"], october[0]["replies"]) == (1, 1, 1)
+
+
+def test_rep_performance_leaves_out_inactive_reps(world):
+    User.objects.filter(pk=world["bob"].pk).update(is_active=False)
+    assert [row["rep_id"] for row in _rep_rows(NOVEMBER, NOW)] == [world["alice"].pk]

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm.models import Call, Client, Lead, Message, Target, Transaction
 from crm.selectors.rep_numbers import month_bounds, reps_numbers
+from crm.services.reply_waiting import reply_waiting_backfill, reply_waiting_start
 from tests.factories import (
     CallFactory,
     ClientFactory,
@@ -34,6 +35,12 @@ def _at(model, obj, when):
     return obj
 
 
+def _reply(lead, when):
+    """A text from the lead, with what the inbound path does to the lead."""
+    _at(Message, MessageFactory(lead=lead, direction=Message.Direction.INBOUND, status="received"), when)
+    reply_waiting_start(lead_id=lead.pk, at=when)
+
+
 def _activity(rep, *, when):
     lead = LeadFactory(assigned_rep=rep)
     _at(Call, CallFactory(lead=lead, rep=rep, answered_at=when, outcome=Call.Outcome.INTERESTED), when)
@@ -42,7 +49,7 @@ def _activity(rep, *, when):
     _at(Message, MessageFactory(lead=lead, sent_by=rep), when)
     _at(Message, MessageFactory(lead=lead, sent_by=rep, status=Message.Status.CANCELED), when)
     _at(Message, MessageFactory(lead=lead, sent_by=None), when)  # a sequence's text, not the rep's
-    _at(Message, MessageFactory(lead=lead, direction=Message.Direction.INBOUND, status="received"), when)
+    _reply(lead, when)
     client = _at(Client, ClientFactory(rep=rep), when)
     TransactionFactory(client=client, amount_cents=49_900, occurred_at=when)
     TransactionFactory(client=client, amount_cents=-10_000, kind=Transaction.Kind.REFUND, occurred_at=when)
@@ -111,3 +118,24 @@ def test_query_count_does_not_grow_with_reps():
         numbers = reps_numbers(rep_ids=[r.pk for r in reps], start=START, end=END)
     assert all(n.calls == 3 for n in numbers.values())
     assert len(two) == len(seven) == 7
+
+
+def test_replies_are_every_text_in_of_the_period_from_the_reps_leads():
+    rep, other = RepUserFactory(), RepUserFactory()
+    twice = LeadFactory(assigned_rep=rep)
+    for when in (LAST_MONTH, NOW - timedelta(days=3), NOW - timedelta(days=1)):
+        _reply(twice, when)
+    last_month_only = LeadFactory(assigned_rep=rep)
+    _reply(last_month_only, LAST_MONTH)
+    _reply(LeadFactory(assigned_rep=other), NOW - timedelta(days=1))
+    _at(Message, MessageFactory(lead=last_month_only, sent_by=rep), NOW - timedelta(days=1))  # out: no reply
+
+    numbers = reps_numbers(rep_ids=[rep.pk, other.pk], start=START, end=END)
+    assert (numbers[rep.pk].replies, numbers[other.pk].replies) == (2, 1)
+    # An earlier month: a lead that texted since is read, only its texts of that month count.
+    start, end = month_bounds(LAST_MONTH)
+    assert reps_numbers(rep_ids=[rep.pk], start=start, end=end)[rep.pk].replies == 2
+    # As the migration and the demo seed fill last_reply_at from the stored texts.
+    Lead.objects.update(last_reply_at=None)
+    reply_waiting_backfill()
+    assert reps_numbers(rep_ids=[rep.pk], start=START, end=END)[rep.pk].replies == 2

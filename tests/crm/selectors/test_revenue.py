@@ -12,6 +12,7 @@ from crm.selectors.client_health import RISK_RULES, client_risks, riskiest_clien
 from crm.selectors.earnings import rep_earnings_by_month, rep_earnings_totals
 from crm.selectors.revenue import (
     PROJECTION_MONTHS,
+    mrr_cents_now,
     ProjectionInputs,
     projection,
     projection_inputs,
@@ -68,6 +69,19 @@ def test_revenue_by_type_per_month_net_of_refunds():
         ("Mar", 0, 9_900, 19_900, -10_000, 19_800),
         ("Apr", 0, 19_800, 0, 0, 19_800),  # the failed payment is not revenue; April 2025 is out
     ]
+
+
+# --- MRR now ----------------------------------------------------------------------------------
+
+def test_mrr_now_honours_quantity_and_interval_as_each_subscription_counts_it():
+    client, other = ClientFactory(), ClientFactory()
+    SubscriptionFactory(client=client, amount_cents=9_900, quantity=3)  # 29,700
+    SubscriptionFactory(client=client, amount_cents=30, interval="year")  # 2.5 a month: 2, as mrr_cents rounds
+    SubscriptionFactory(client=other, amount_cents=30, interval="year")  # 2 (not 5 for the pair)
+    SubscriptionFactory(client=other, amount_cents=1_000, status=Subscription.Status.PAST_DUE)  # still MRR
+    SubscriptionFactory(client=other, amount_cents=50_000, status=Subscription.Status.CANCELED)  # none
+
+    assert mrr_cents_now() == 29_700 + 2 + 2 + 1_000 == sum(s.mrr_cents for s in Subscription.objects.all())
 
 
 # --- projection -------------------------------------------------------------------------------
@@ -265,7 +279,7 @@ def test_queries_do_not_grow_with_clients(clients, django_assert_num_queries):
         risks = client_risks(now=NOW)
     with django_assert_num_queries(1):
         riskiest_clients(risks=risks)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):  # the top plan, the candidates, their clients, their plans
         upsell_candidates(now=NOW, risks=risks)
     with django_assert_num_queries(1):
         revenue_by_month(now=NOW)

@@ -360,22 +360,25 @@ def test_a_checkout_that_is_unpaid_or_not_for_a_lead_of_ours_is_stored_and_ignor
 
 def test_each_event_costs_a_bounded_number_of_queries(post_event, lead, admin, django_assert_max_num_queries):
     created = iter(range(T0, T0 + 100))
+    # Each event is stored and acted on in one database transaction (BEGIN, the INSERT, the
+    # handler in a savepoint, the row marked processed, COMMIT); a checkout also creates the
+    # company settings row here, and then looks for events that waited for its customer.
     stories = [
-        (checkout_completed(lead_id=lead.pk, customer="cus_q", subscription="sub_q", created=next(created)), 50),
+        (checkout_completed(lead_id=lead.pk, customer="cus_q", subscription="sub_q", created=next(created)), 34),
         (invoice_event("invoice.paid", customer="cus_q", subscription="sub_q", amount=9_900, setup_amount=49_900,
-                       created=next(created)), 30),
+                       created=next(created)), 15),
         (subscription_event("customer.subscription.updated", subscription="sub_q", customer="cus_q", quantity=2,
-                            created=next(created)), 30),
+                            created=next(created)), 15),
         (invoice_event("invoice.payment_failed", customer="cus_q", subscription="sub_q", amount=9_900,
-                       created=next(created)), 30),
-        (charge_refunded(customer="cus_q", amount=59_800, amount_refunded=5_000, created=next(created)), 30),
+                       created=next(created)), 17),
+        (charge_refunded(customer="cus_q", amount=59_800, amount_refunded=5_000, created=next(created)), 17),
         (subscription_event("customer.subscription.deleted", subscription="sub_q", customer="cus_q",
-                            status="canceled", created=next(created)), 40),
+                            status="canceled", created=next(created)), 20),
     ]
     for payload, limit in stories:
         with django_assert_max_num_queries(limit):
             assert post_event(payload).status_code == 200
-    with django_assert_max_num_queries(3):  # a duplicate: read the stored row, answer
+    with django_assert_max_num_queries(5):  # a duplicate: its INSERT refused and rolled back, the stored row read
         post_event(stories[0][0])
     assert not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
 

@@ -1,14 +1,15 @@
 """The claim link's checkout: a live Stripe Checkout Session per lead (reused while open,
 replaced before it expires), deterministic idempotency keys, prices and promotion codes from
-company settings, and the local checkout of development without Stripe keys."""
+company settings, the session's metadata booking the quoted prices when it is paid, and the
+local checkout of development without Stripe keys."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.test import Client as HttpClient
 
-from crm.integrations import stripe_api
-from crm.models import CheckoutSession, Client, Lead, Transaction
+from crm.models import CheckoutSession, Client, CompanySettings, Lead, MrrChange, Transaction
 from crm.services.billing.checkout import (
     CHECKOUT_LIFETIME,
     ClaimCode,
@@ -16,39 +17,13 @@ from crm.services.billing.checkout import (
     checkout_local_pay,
     checkout_session_claim,
 )
-from fakes.stripe_server import FakeStripeServer
+from fakes.stripe_events import signed
 from tests.factories import CompanySettingsFactory, LeadFactory
+from tests.stripe_fixtures import BASE, CHECKOUT_NOW
 
-pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 12, 2, 15, 20, tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("checkout_clock", "base_settings")]
+NOW = CHECKOUT_NOW
 HOUR_START = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
-BASE = "https://crm.example.com"
-
-
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def base_settings(settings):
-    settings.PUBLIC_BASE_URL = BASE
-    settings.STRIPE_SECRET_KEY = ""
-    settings.STRIPE_API_BASE_URL = ""
-    settings.DEBUG = False
-    stripe_api._stripe_backend.cache_clear()
-    yield settings
-    stripe_api._stripe_backend.cache_clear()
-
-
-@pytest.fixture
-def fake(base_settings):
-    with FakeStripeServer(api_key="sk_test_checkout_123456") as server:
-        base_settings.STRIPE_SECRET_KEY = server.api_key
-        base_settings.STRIPE_API_BASE_URL = server.base_url
-        base_settings.PROVIDER_MAX_ATTEMPTS = 1
-        yield server
 
 
 @pytest.fixture
@@ -86,11 +61,32 @@ def test_a_claim_opens_a_stripe_session_with_the_companys_prices(fake, lead):
     assert sent["cancel_url"] == f"{BASE}/p/{token}/claim/cancel/"
 
 
+def test_the_paid_sessions_metadata_books_the_prices_the_lead_was_quoted(fake, lead, settings):
+    session = checkout_session_claim(lead=lead).session
+    completed, first_invoice = fake.session_complete(session.stripe_id)  # what Stripe sends when paid
+    CompanySettings.objects.filter(pk=1).update(setup_fee_cents=59_900, monthly_plan_cents=12_900)  # prices rose since
+
+    assert completed["type"] == "checkout.session.completed"
+    assert completed["data"]["object"]["metadata"] == {
+        "lead_id": str(lead.pk), "business_name": "Rivera Plumbing", "setup_fee_cents": "49900",
+        "monthly_plan_cents": "9900"}
+    settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
+    for event in (completed, first_invoice):
+        body, headers = signed(event, secret=fake.webhook_secret)
+        response = HttpClient().post("/webhooks/stripe/", data=body, content_type="application/json",
+                                     HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"])
+        assert response.status_code == 200
+
+    client = Client.objects.get(lead=lead)
+    assert sorted(client.transactions.values_list("kind", "amount_cents")) == [
+        (Transaction.Kind.SETUP, 49_900), (Transaction.Kind.SUBSCRIPTION, 9_900)]
+    assert client.subscriptions.get().amount_cents == 9_900
+    assert list(MrrChange.objects.values_list("kind", "delta_cents")) == [(MrrChange.Kind.NEW, 9_900)]
+
+
 def test_price_ids_and_promotion_codes_follow_the_company_setting(fake, lead):
     fake.prices.update({"price_setup_1": 30_000, "price_month_1": 7_500})
     lead_company = lead  # the settings row exists
-    from crm.models import CompanySettings
-
     CompanySettings.objects.filter(pk=1).update(stripe_setup_price_id="price_setup_1",
                                                 stripe_monthly_price_id="price_month_1", allow_promotion_codes=True)
 

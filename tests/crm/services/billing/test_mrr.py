@@ -177,3 +177,14 @@ def test_a_change_recorded_late_still_chains_from_the_last_one_recorded():
     assert (late.kind, late.delta_cents, late.mrr_after_cents) == (K.EXPANSION, 5_000, 15_000)
     assert (cancel.kind, cancel.delta_cents, cancel.mrr_after_cents) == (K.CONTRACTION, -10_000, 5_000)
     assert sum(MrrChange.objects.filter(client=client).values_list("delta_cents", flat=True)) == 5_000 == mrr_cents_now()
+
+
+def test_a_client_created_in_this_transaction_starts_new_without_reading_anything(django_assert_num_queries):
+    sub = SubscriptionFactory(client=ClientFactory(name="F"), amount_cents=9_900, quantity=2)
+
+    with django_assert_num_queries(1):  # the INSERT
+        change = mrr_change_record(subscription=sub, occurred_at=day(4, 1), source="checkout:f", client_created=True)
+
+    assert (change.kind, change.delta_cents, change.mrr_after_cents) == (K.NEW, 19_800, 19_800)
+    # The same movement read the usual way: the same row would have been written.
+    assert mrr_change_record(subscription=sub, occurred_at=day(4, 1), source="checkout:f") is None

@@ -1,45 +1,24 @@
 """Clients manage their own card: the signed link a rep sends, the Stripe portal session each
 click creates (real SDK against the fake Stripe API), and the link on the Client admin page."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
 from django.test import Client as HttpClient
 
-from crm.integrations import stripe_api
 from crm.services.billing.portal import billing_portal_client, billing_portal_link, billing_portal_open
 from fakes.stripe_server import FakeStripeServer
 from tests.factories import ClientFactory, CompanySettingsFactory, RepUserFactory
+from tests.stripe_fixtures import BASE, CHECKOUT_NOW, FAKE_STRIPE_KEY
 
-pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
-BASE = "https://crm.example.com"
-
-
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def base_settings(settings):
-    settings.PUBLIC_BASE_URL = BASE
-    settings.STRIPE_SECRET_KEY = ""
-    stripe_api._stripe_backend.cache_clear()
-    CompanySettingsFactory(preview_brand_name="Brightside Studio")
-    yield settings
-    stripe_api._stripe_backend.cache_clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("checkout_clock", "base_settings", "brand")]
+NOW = CHECKOUT_NOW
 
 
 @pytest.fixture
-def fake(base_settings):
-    with FakeStripeServer(api_key="sk_test_portal_123456") as server:
-        base_settings.STRIPE_SECRET_KEY = server.api_key
-        base_settings.STRIPE_API_BASE_URL = server.base_url
-        base_settings.PROVIDER_MAX_ATTEMPTS = 1
-        yield server
+def brand():
+    CompanySettingsFactory(preview_brand_name="Brightside Studio")
 
 
 @pytest.fixture
@@ -80,7 +59,7 @@ def test_without_keys_or_when_stripe_fails_there_is_a_message_not_an_error(base_
     result = billing_portal_open(client=client_row, return_url=BASE)
     assert not result.ok and "STRIPE_SECRET_KEY" in result.message
 
-    with FakeStripeServer(api_key="sk_test_portal_123456") as fake:
+    with FakeStripeServer(api_key=FAKE_STRIPE_KEY) as fake:
         base_settings.STRIPE_SECRET_KEY, base_settings.STRIPE_API_BASE_URL = fake.api_key, fake.base_url
         base_settings.PROVIDER_MAX_ATTEMPTS = 1
         fake.fail_next(500)
